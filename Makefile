@@ -1,0 +1,54 @@
+# Two commands do everything on a fresh Debian machine:
+#   make demo   set up, then run the demo tour (pictures in out/)
+#   make test   set up, then run the full test suite
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup graphviz demo test lint bench soak fuzz clean
+
+setup: $(STAMP) graphviz
+
+# Re-install only when the package metadata changed (the install is editable).
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev,demos]"
+	touch $(STAMP)
+
+# Graphviz's `dot` program renders the graph pictures; apt-get it when it is missing.
+graphviz:
+	@if command -v dot >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing Graphviz (dot) with apt-get..."; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz) >/dev/null; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	  echo "Installing Graphviz (dot) with sudo apt-get..."; \
+	  (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz) >/dev/null; \
+	else \
+	  echo "Graphviz's 'dot' program is missing: install it with 'sudo apt-get install graphviz' (or see https://graphviz.org/download/), then re-run make."; \
+	  exit 1; \
+	fi
+	@command -v dot >/dev/null 2>&1 || { echo "Graphviz install failed: 'dot' is still missing."; exit 1; }
+
+demo: setup
+	$(PY) demos/tour.py --out out
+
+test: setup
+	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+bench: setup
+	$(PY) benchmarks/bench.py
+
+soak: setup
+	$(PY) -m pytest -q -m soak tests/test_soak.py
+
+fuzz: setup
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/test_fuzz.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .hypothesis build *.egg-info

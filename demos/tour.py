@@ -1,0 +1,56 @@
+"""The demo tour: run every demo with quick settings, pictures into --out, and an
+index.html that shows them all with one-line captions. This is what ``make demo`` runs."""
+from __future__ import annotations
+
+import argparse
+import html
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# (script, quick arguments, {picture file: caption})
+TOUR = [
+    ("scalar_moons.py", [], {
+        "scalar_mlp_graph.png": "A tiny scalar MLP's computation graph: every multiply and add "
+                                "is a node, each with its value and its gradient.",
+    }),
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="out", help="folder for pictures and index.html")
+    args = ap.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    failed, shown = [], []
+    for script, extra, pictures in TOUR:
+        print(f"== {script}", flush=True)
+        start = time.perf_counter()
+        r = subprocess.run([sys.executable, os.path.join(HERE, script), "--out", args.out,
+                            *extra])
+        print(f"== {script}: {'ok' if r.returncode == 0 else 'FAILED'} in "
+              f"{time.perf_counter() - start:.1f} s\n", flush=True)
+        if r.returncode != 0:
+            failed.append(script)
+        shown += [(name, caption, script) for name, caption in pictures.items()
+                  if os.path.exists(os.path.join(args.out, name))]
+    rows = "\n".join(
+        f'<figure><img src="{html.escape(n)}" alt="{html.escape(n)}">'
+        f"<figcaption><b>{html.escape(s)}</b>: {html.escape(c)}</figcaption></figure>"
+        for n, c, s in shown)
+    with open(os.path.join(args.out, "index.html"), "w") as f:
+        f.write("<!doctype html><meta charset=utf-8><title>microgd demo tour</title>"
+                "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
+                "img{max-width:100%;border:1px solid #ccc}figure{margin:2em 0}</style>"
+                f"<h1>microgd: gradient descent, made visible</h1>\n{rows}\n")
+    print(f"wrote {os.path.join(args.out, 'index.html')} ({len(shown)} pictures)")
+    if failed:
+        print(f"failed demos: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

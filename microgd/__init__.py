@@ -1,0 +1,42 @@
+"""microgd: gradient descent, made visible.
+
+Public names only; the logic lives in the modules named below.
+"""
+from . import datasets, viz
+from .autograd import enable_grad, grad, is_grad_enabled, no_grad
+from .gradcheck import gradcheck
+
+# from .io import load, save
+from .ops import (
+    ShapeError,
+    abs,
+    broadcast_to,
+    clip,
+    concatenate,
+    exp,
+    log,
+    log_softmax,
+    logsumexp,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    relu,
+    reshape,
+    sigmoid,
+    softmax,
+    sqrt,
+    stack,
+    sum,
+    tanh,
+    transpose,
+    var,
+    where,
+)
+from .scalar import Value
+from .tensor import Tensor, get_default_dtype, set_default_dtype, tensor
+from .viz import draw_dot, draw_graph
+
+__version__ = "0.1.0"

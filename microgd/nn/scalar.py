@@ -1,0 +1,80 @@
+"""Neuron, Layer, MLP on scalar ``Value``s: a network small enough to follow by hand.
+
+Every weight is its own Value, so the graph of one forward pass shows each multiply and
+add (micrograd's shape). For real work use the Tensor modules in ``microgd.nn``.
+"""
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+from ..scalar import Value
+
+
+class Neuron:
+    """w . x + b, then an optional ReLU."""
+
+    def __init__(self, nin: int, nonlin: bool = True, rng: random.Random | None = None) -> None:
+        rng = rng or random
+        self.w = [Value(rng.uniform(-1, 1)) for _ in range(nin)]
+        self.b = Value(0.0)
+        self.nonlin = nonlin
+
+    def __call__(self, x: Sequence[Value | float]) -> Value:
+        if len(x) != len(self.w):
+            raise ValueError(f"Neuron: expected {len(self.w)} inputs, got {len(x)}")
+        act = self.b
+        for wi, xi in zip(self.w, x):
+            act = act + wi * xi
+        return act.relu() if self.nonlin else act
+
+    def parameters(self) -> list[Value]:
+        return self.w + [self.b]
+
+    def __repr__(self) -> str:
+        return f"{'ReLU' if self.nonlin else 'Linear'}Neuron({len(self.w)})"
+
+
+class Layer:
+    """``nout`` neurons reading the same inputs."""
+
+    def __init__(self, nin: int, nout: int, nonlin: bool = True,
+                 rng: random.Random | None = None) -> None:
+        self.neurons = [Neuron(nin, nonlin, rng) for _ in range(nout)]
+
+    def __call__(self, x: Sequence[Value | float]) -> Value | list[Value]:
+        out = [n(x) for n in self.neurons]
+        return out[0] if len(out) == 1 else out
+
+    def parameters(self) -> list[Value]:
+        return [p for n in self.neurons for p in n.parameters()]
+
+    def __repr__(self) -> str:
+        return f"Layer of [{', '.join(str(n) for n in self.neurons)}]"
+
+
+class MLP:
+    """Layers of neurons; ReLU everywhere except the last layer."""
+
+    def __init__(self, nin: int, nouts: Sequence[int], seed: int | None = None) -> None:
+        rng = random.Random(seed) if seed is not None else None
+        sizes = [nin] + list(nouts)
+        self.layers = [Layer(sizes[i], sizes[i + 1], nonlin=i != len(nouts) - 1, rng=rng)
+                       for i in range(len(nouts))]
+
+    def __call__(self, x: Sequence[Value | float]) -> Value | list[Value]:
+        for layer in self.layers:
+            x = layer(x)
+            if isinstance(x, Value):
+                x = [x]
+        return x[0] if len(x) == 1 else x
+
+    def parameters(self) -> list[Value]:
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = 0.0
+
+    def __repr__(self) -> str:
+        return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"

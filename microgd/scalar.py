@@ -1,0 +1,175 @@
+"""Value: the scalar engine, one number per graph node.
+
+Each op computes its output *and* its local derivatives d(out)/d(input) right there, side
+by side, and stores them on the new node. Backprop (``autograd.backpropagate``) then only
+multiplies: parent.grad += node.grad * local_derivative. No closures are kept, so a node
+holds no reference back to itself (no reference cycles for the garbage collector).
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Union
+
+from .autograd import backpropagate
+
+Number = Union[int, float]
+
+
+def _check_number(x: object, where: str) -> float:
+    if isinstance(x, numbers.Real) and not isinstance(x, bool):
+        return float(x)
+    raise TypeError(
+        f"{where}: expected a real number (int or float), got {type(x).__name__} {x!r}"
+    )
+
+
+class Value:
+    """A scalar that remembers how it was computed, so gradients can flow back to it."""
+
+    __slots__ = ("data", "grad", "label", "_parents", "_local", "_op")
+    requires_grad = True  # every Value takes part in backprop
+
+    def __init__(self, data: Number, label: str = "", _parents: tuple = (),
+                 _op: str = "", _local: tuple = ()) -> None:
+        self.data = _check_number(data, "Value")
+        self.grad = 0.0
+        self.label = label
+        self._parents = _parents
+        self._local = _local
+        self._op = _op
+
+    # ----------------------------------------------------------------- building nodes
+    @staticmethod
+    def _node(data: float, parents: tuple, op: str, local: tuple) -> Value:
+        """Fast constructor for op results (inputs were validated already)."""
+        out = object.__new__(Value)
+        out.data = data
+        out.grad = 0.0
+        out.label = ""
+        out._parents = parents
+        out._local = local
+        out._op = op
+        return out
+
+    @staticmethod
+    def _lift(other: object, op: str) -> Value:
+        if isinstance(other, Value):
+            return other
+        return Value(_check_number(other, f"Value {op}"))
+
+    # ----------------------------------------------------------------- arithmetic
+    def __add__(self, other: Value | Number) -> Value:
+        other = self._lift(other, "+")
+        return self._node(self.data + other.data, (self, other), "+", (1.0, 1.0))
+
+    def __mul__(self, other: Value | Number) -> Value:
+        other = self._lift(other, "*")
+        return self._node(self.data * other.data, (self, other), "*", (other.data, self.data))
+
+    def __neg__(self) -> Value:
+        return self._node(-self.data, (self,), "neg", (-1.0,))
+
+    def __sub__(self, other: Value | Number) -> Value:
+        other = self._lift(other, "-")
+        return self._node(self.data - other.data, (self, other), "-", (1.0, -1.0))
+
+    def __truediv__(self, other: Value | Number) -> Value:
+        other = self._lift(other, "/")
+        a, b = self.data, other.data
+        if b == 0.0:
+            raise ZeroDivisionError(f"Value /: division of {a} by zero")
+        return self._node(a / b, (self, other), "/", (1.0 / b, -a / (b * b)))
+
+    def __pow__(self, other: Value | Number) -> Value:
+        other = self._lift(other, "**")
+        a, b = self.data, other.data
+        if a < 0 and not b.is_integer():
+            raise ValueError(
+                f"Value **: a negative base {a} with the non-integer exponent {b} "
+                "has no real result"
+            )
+        if a == 0 and b < 0:
+            raise ZeroDivisionError(f"Value **: 0.0 raised to the negative power {b}")
+        try:
+            out = a ** b
+        except OverflowError:
+            out = math.inf
+        if a == 0 and b < 1:
+            d_base = 0.0 if b == 0 else math.inf    # the slope of a^b at 0 for 0 < b < 1
+        else:
+            d_base = b * a ** (b - 1)                # d(a^b)/da = b a^(b-1)
+        if a > 0:
+            d_exp = out * math.log(a)                  # d(a^b)/db = a^b ln a
+        elif a == 0:
+            d_exp = 0.0                                # a^b = 0 for every b > 0 near here
+        else:
+            d_exp = math.nan                           # (-2)^b is not real for b near an int
+        return self._node(out, (self, other), "**", (d_base, d_exp))
+
+    def __radd__(self, other: Number) -> Value:
+        return self._lift(other, "+") + self
+
+    def __rmul__(self, other: Number) -> Value:
+        return self._lift(other, "*") * self
+
+    def __rsub__(self, other: Number) -> Value:
+        return self._lift(other, "-") - self
+
+    def __rtruediv__(self, other: Number) -> Value:
+        return self._lift(other, "/") / self
+
+    def __rpow__(self, other: Number) -> Value:
+        return self._lift(other, "**") ** self
+
+    # ----------------------------------------------------------------- functions
+    def relu(self) -> Value:
+        x = self.data
+        return self._node(x if x > 0 else 0.0, (self,), "relu", (1.0 if x > 0 else 0.0,))
+
+    def tanh(self) -> Value:
+        t = math.tanh(self.data)
+        return self._node(t, (self,), "tanh", (1.0 - t * t,))
+
+    def sigmoid(self) -> Value:
+        x = self.data
+        # two forms so that exp never overflows: e^-x for x >= 0, e^x for x < 0
+        s = 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+        return self._node(s, (self,), "sigmoid", (s * (1.0 - s),))
+
+    def exp(self) -> Value:
+        try:
+            e = math.exp(self.data)
+        except OverflowError:
+            e = math.inf
+        return self._node(e, (self,), "exp", (e,))
+
+    def log(self) -> Value:
+        x = self.data
+        if x <= 0:
+            raise ValueError(f"Value log: the logarithm needs a positive value, got {x}")
+        return self._node(math.log(x), (self,), "log", (1.0 / x,))
+
+    # ----------------------------------------------------------------- backprop protocol
+    def _vjp(self, g: float, create_graph: bool = False) -> tuple:
+        if len(self._local) == 2:
+            return (g * self._local[0], g * self._local[1])
+        return tuple(g * d for d in self._local)
+
+    def _accumulate(self, g: float) -> None:
+        self.grad += g
+
+    def _release(self) -> None:  # Value graphs are kept: backward() may run again
+        pass
+
+    def backward(self) -> None:
+        """Add d(self)/d(node) to ``.grad`` of every node in the graph, once per call."""
+        backpropagate([self], [1.0], retain_graph=True)
+
+    # ----------------------------------------------------------------- conveniences
+    def __float__(self) -> float:
+        return self.data
+
+    def __repr__(self) -> str:
+        label = f", label={self.label!r}" if self.label else ""
+        return f"Value(data={self.data:.6g}, grad={self.grad:.6g}{label})"
