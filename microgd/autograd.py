@@ -161,8 +161,10 @@ def grad(
     for i, t in enumerate(list(outputs) + list(inputs)):
         if not isinstance(t, Tensor):
             raise TypeError(f"grad: expected Tensors, got {type(t).__name__} at position {i}")
-    if grad_outputs is None or isinstance(grad_outputs, Tensor):
-        grad_outputs = [grad_outputs] * len(outputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif not isinstance(grad_outputs, (list, tuple)):  # one array, Tensor or number
+        grad_outputs = [grad_outputs]
     else:
         grad_outputs = list(grad_outputs)
     if len(grad_outputs) != len(outputs):
