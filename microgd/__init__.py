@@ -4,8 +4,8 @@ Public names only; the logic lives in the modules named below.
 """
 from . import datasets, viz
 from .autograd import enable_grad, grad, is_grad_enabled, no_grad
-from .gradcheck import GradcheckError as gradcheck_error
 from .gradcheck import GradcheckError, gradcheck
+from .gradcheck import GradcheckError as gradcheck_error
 
 # from .io import load, save
 from .ops import (
