@@ -2,12 +2,11 @@
 
 Public names only; the logic lives in the modules named below.
 """
-from . import datasets, viz
+from . import data, datasets, nn, optim, viz
 from .autograd import enable_grad, grad, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck
 from .gradcheck import GradcheckError as gradcheck_error
-
-# from .io import load, save
+from .io import load, save
 from .ops import (
     ShapeError,
     abs,
@@ -36,6 +35,7 @@ from .ops import (
     var,
     where,
 )
+from .random import manual_seed
 from .scalar import Value
 from .tensor import Tensor, get_default_dtype, set_default_dtype, tensor
 from .viz import draw_dot, draw_graph

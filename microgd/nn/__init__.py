@@ -1,0 +1,20 @@
+"""Neural-network building blocks, shaped like ``torch.nn``."""
+from . import functional, init, scalar, utils
+from . import functional as F
+from .layers import (
+    MLP,
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    Dropout,
+    Flatten,
+    HuberLoss,
+    L1Loss,
+    Linear,
+    MSELoss,
+    NLLLoss,
+    ReLU,
+    Sigmoid,
+    Tanh,
+)
+from .module import Module, ModuleList, Parameter, Sequential

@@ -1,0 +1,184 @@
+"""Activations and losses as functions (``mg.nn.F``), all built from the ops in ``ops.py``.
+
+A loss J(θ) is the number gradient descent pushes down. Each one here has
+``reduction="mean" | "sum" | "none"``: the average over examples (the usual cost
+function), the total, or one loss per example.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+from ..ops import ShapeError, _lift
+from ..random import generator
+from ..tensor import Tensor, _make
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+# ------------------------------------------------------------------ activations
+def relu(x: Any) -> Tensor:
+    return ops.relu(x)
+
+
+def tanh(x: Any) -> Tensor:
+    return ops.tanh(x)
+
+
+def sigmoid(x: Any) -> Tensor:
+    return ops.sigmoid(x)
+
+
+def softmax(x: Any, axis: int = -1) -> Tensor:
+    return ops.softmax(x, axis)
+
+
+def log_softmax(x: Any, axis: int = -1) -> Tensor:
+    return ops.log_softmax(x, axis)
+
+
+def linear(input: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x W^T + b, with W of shape (out_features, in_features) as in PyTorch."""
+    x = _lift(input)
+    if weight.ndim != 2:
+        raise ShapeError(f"linear: weight must be 2-D (out_features, in_features), got shape "
+                         f"{weight.shape}")
+    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise ShapeError(
+            f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} features in "
+            f"its last dimension but the weight {weight.shape} expects {weight.shape[1]}"
+        )
+    y = ops.matmul(x, weight.T)
+    return y if bias is None else y + bias
+
+
+def dropout(x: Any, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zero each entry with probability p and scale the rest by 1/(1-p), so the expected
+    value is unchanged; the identity when not training."""
+    x = _lift(x)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: p must be between 0 and 1, got {p}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    keep = generator().random(x.shape) >= p
+    return x * (keep.astype(x.dtype) / (1.0 - p)).astype(x.dtype, copy=False)
+
+
+# ------------------------------------------------------------------ helpers
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _check(where: str, reduction: str, input: Any, target: Any) -> tuple[Tensor, Tensor]:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{where}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    x = _lift(input)
+    t = _lift(target, x)
+    if x.shape != t.shape:
+        raise ShapeError(f"{where}: input shape {x.shape} and target shape {t.shape} differ "
+                         "(they must match; broadcasting here usually hides a bug)")
+    return x, t
+
+
+def _class_targets(where: str, reduction: str, x: Tensor, target: Any) -> np.ndarray:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{where}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{where}: target must hold integer class labels, got dtype {t.dtype}")
+    if x.ndim not in (1, 2):
+        raise ShapeError(f"{where}: input must be (N, C) or (C,), got shape {x.shape}")
+    expected = x.shape[:-1]
+    if t.shape != expected:
+        raise ShapeError(f"{where}: input of shape {x.shape} needs a target of shape "
+                         f"{expected}, got {t.shape}")
+    classes = x.shape[-1]
+    bad = t[(t < 0) | (t >= classes)]
+    if bad.size:
+        raise ValueError(f"{where}: target contains label {int(bad.flat[0])} but there are "
+                         f"{classes} classes (valid labels are 0..{classes - 1})")
+    return t
+
+
+# ------------------------------------------------------------------ regression losses
+def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean squared error (x - y)^2: the classic least-squares cost."""
+    x, t = _check("mse_loss", reduction, input, target)
+    d = x - t
+    return _reduce(d * d, reduction)
+
+
+def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """|x - y|: less swayed by outliers than the squared error."""
+    x, t = _check("l1_loss", reduction, input, target)
+    return _reduce((x - t).abs(), reduction)
+
+
+def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """Squared error for small residuals, linear beyond ``delta`` (robust to outliers)."""
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    x, t = _check("huber_loss", reduction, input, target)
+    d = x - t
+    a = d.abs()
+    loss = ops.where(a.data < delta, d * d * 0.5, (a - 0.5 * delta) * delta)
+    return _reduce(loss, reduction)
+
+
+# ------------------------------------------------------------------ classification losses
+def nll_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of the true class, given log-probabilities (N, C)."""
+    x = _lift(input)
+    t = _class_targets("nll_loss", reduction, x, target)
+    picked = x[np.arange(len(t)), t] if x.ndim == 2 else x[int(t)]
+    return _reduce(-picked, reduction)
+
+
+def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """-log softmax(logits)[true class], computed through a stable log-softmax so that
+    logits of +-1e4 give finite losses and gradients (softmax - onehot)."""
+    x = _lift(input)
+    _class_targets("cross_entropy", reduction, x, target)
+    return nll_loss(ops.log_softmax(x, axis=-1), target, reduction)
+
+
+_LOG_FLOOR = math.exp(-100)  # PyTorch clamps log(p) at -100 in binary_cross_entropy
+
+
+def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """-(y log p + (1 - y) log(1 - p)) for probabilities p in [0, 1]."""
+    x, t = _check("binary_cross_entropy", reduction, input, target)
+    if x.size and (x.data.min() < 0 or x.data.max() > 1):
+        raise ValueError("binary_cross_entropy: input must be probabilities in [0, 1] (got "
+                         f"values in [{x.data.min():.4g}, {x.data.max():.4g}]); use "
+                         "binary_cross_entropy_with_logits for raw scores")
+    log_p = x.clip(_LOG_FLOOR, None).log()
+    log_q = (1 - x).clip(_LOG_FLOOR, None).log()
+    return _reduce(-(t * log_p + (1 - t) * log_q), reduction)
+
+
+def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy of sigmoid(x), in the overflow-free form
+    max(x, 0) - x y + log(1 + exp(-|x|)); its gradient is sigmoid(x) - y."""
+    x, t = _check("binary_cross_entropy_with_logits", reduction, input, target)
+    loss = x.relu() - x * t + ((-x.abs()).exp() + 1).log()
+    return _reduce(loss, reduction)
+
+
+def one_hot(labels: Any, num_classes: int) -> Tensor:
+    """Integer labels as rows of 0/1 (in the default float dtype)."""
+    from ..tensor import get_default_dtype
+
+    t = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
+    if t.dtype.kind not in "iu" or (t.size and (t.min() < 0 or t.max() >= num_classes)):
+        raise ValueError(f"one_hot: labels must be integers in 0..{num_classes - 1}")
+    return _make(np.eye(num_classes, dtype=get_default_dtype())[t], (), None, None, False)
