@@ -65,32 +65,42 @@ def is_grad_enabled() -> bool:
 
 
 # --------------------------------------------------------------------------- the walk
-def topological_order(roots: Iterable[Any]) -> list:
-    """Nodes reachable from ``roots`` through parents that require grad, each listed
-    before all of its parents (so the roots come first): the order backprop visits them.
-
-    Iterative depth-first search: a node is emitted only after all its parents are,
-    then the list is reversed.
-    """
-    order: list = []
-    visited: set[int] = set()
+def count_users(roots: Iterable[Any]) -> dict:
+    """For every node reachable from ``roots`` (through parents that require grad): how
+    many edges lead out of it to nodes that used it. Iterative, so depth is unlimited."""
+    users: dict = {}
+    stack = []
     for root in roots:
-        if id(root) in visited:
-            continue
-        stack = [(root, False)]
-        while stack:
-            node, parents_done = stack.pop()
-            if parents_done:
-                order.append(node)
-                continue
-            if id(node) in visited:
-                continue
-            visited.add(id(node))
-            stack.append((node, True))
-            for parent in node._parents:
-                if parent.requires_grad and id(parent) not in visited:
-                    stack.append((parent, False))
-    order.reverse()
+        if root not in users:
+            users[root] = 0
+            stack.append(root)
+    while stack:
+        node = stack.pop()
+        for parent in node._parents:
+            if parent.requires_grad:
+                if parent in users:
+                    users[parent] += 1
+                else:
+                    users[parent] = 1
+                    stack.append(parent)
+    return users
+
+
+def topological_order(roots: Iterable[Any]) -> list:
+    """Nodes reachable from ``roots``, each listed only after every node that used it:
+    the order in which backprop finishes them (the roots come first)."""
+    roots = list(dict.fromkeys(roots))
+    users = count_users(roots)
+    ready = [r for r in roots if users[r] == 0]
+    order = []
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for parent in node._parents:
+            if parent.requires_grad:
+                users[parent] -= 1
+                if users[parent] == 0:
+                    ready.append(parent)
     return order
 
 
@@ -101,41 +111,50 @@ def backpropagate(
     retain_graph: bool = False,
     create_graph: bool = False,
     inputs: Sequence[Any] | None = None,
-) -> dict[int, Any]:
+) -> dict:
     """Push ``seeds`` (d root / d root) from ``roots`` back through the graph.
 
-    With ``inputs=None`` every node's finished gradient goes to ``node._accumulate``
-    (this is ``.backward()``); otherwise the gradients of ``inputs`` are returned,
-    keyed by ``id(node)``, and nothing is accumulated (this is ``mg.grad``).
-    ``create_graph=True`` hands the VJPs Tensors instead of arrays, so the backward
-    pass is itself recorded and can be differentiated again.
-    """
-    pending: dict[int, Any] = {}
-    for root, seed in zip(roots, seeds):
-        key = id(root)
-        pending[key] = seed if key not in pending else pending[key] + seed
-    wanted = None if inputs is None else {id(node) for node in inputs}
-    found: dict[int, Any] = {}
+    A node is finished once every node that used it has handed back its share of the
+    gradient (the chain rule sums over uses); then its own VJP passes the total on to its
+    parents. Counting the users first gives that order without recursion.
 
-    for node in topological_order(roots):
-        g = pending.pop(id(node), None)
-        if g is None:  # nothing flows here (e.g. only reached through unused branches)
-            continue
-        if wanted is None:
-            node._accumulate(g)
-        elif id(node) in wanted:
-            found[id(node)] = g
+    With ``inputs=None`` every finished gradient goes to ``node._accumulate`` (this is
+    ``.backward()``); otherwise the gradients of ``inputs`` are returned, keyed by node,
+    and nothing is accumulated (this is ``mg.grad``). ``create_graph=True`` hands the
+    VJPs Tensors instead of arrays, so the backward pass is itself recorded and can be
+    differentiated again.
+    """
+    pending: dict = {}
+    for root, seed in zip(roots, seeds):
+        pending[root] = seed if root not in pending else pending[root] + seed
+    users = count_users(pending)
+    ready = [root for root in pending if users[root] == 0]
+    wanted = None if inputs is None else set(inputs)
+    found: dict = {}
+
+    while ready:
+        node = ready.pop()
+        g = pending.pop(node, None)
         parents = node._parents
-        if not parents:
-            node._vjp(g, create_graph)  # a leaf; a released node raises here
-            continue
-        for parent, pg in zip(parents, node._vjp(g, create_graph)):
-            if pg is None or not parent.requires_grad:
+        if g is not None:
+            if wanted is None:
+                node._accumulate(g)
+            elif node in wanted:
+                found[node] = g
+            grads = node._vjp(g, create_graph)  # a leaf returns (); a freed node raises
+        else:
+            grads = (None,) * len(parents)      # nothing flows through here
+        for parent, pg in zip(parents, grads):
+            if not parent.requires_grad:
                 continue
-            key = id(parent)
-            previous = pending.get(key)
-            pending[key] = pg if previous is None else previous + pg  # chain rule: sum over uses
-        if not retain_graph:
+            if pg is not None:
+                previous = pending.get(parent)
+                pending[parent] = pg if previous is None else previous + pg
+            left = users[parent] - 1
+            users[parent] = left
+            if left == 0:
+                ready.append(parent)
+        if parents and not retain_graph:
             node._release()
     return found
 
@@ -195,7 +214,7 @@ def grad(
 
     results = []
     for i, t in enumerate(inputs):
-        g = found.get(id(t))
+        g = found.get(t)
         if g is None:
             if not allow_unused:
                 raise RuntimeError(

@@ -17,6 +17,8 @@ Number = Union[int, float]
 
 
 def _check_number(x: object, where: str) -> float:
+    if type(x) is float or type(x) is int:
+        return float(x)
     if isinstance(x, numbers.Real) and not isinstance(x, bool):
         return float(x)
     raise TypeError(
@@ -56,7 +58,7 @@ class Value:
     def _lift(other: object, op: str) -> Value:
         if isinstance(other, Value):
             return other
-        return Value(_check_number(other, f"Value {op}"))
+        return Value._node(_check_number(other, f"Value {op}"), (), "", ())
 
     # ----------------------------------------------------------------- arithmetic
     def __add__(self, other: Value | Number) -> Value:
@@ -152,9 +154,10 @@ class Value:
 
     # ----------------------------------------------------------------- backprop protocol
     def _vjp(self, g: float, create_graph: bool = False) -> tuple:
-        if len(self._local) == 2:
-            return (g * self._local[0], g * self._local[1])
-        return tuple(g * d for d in self._local)
+        local = self._local  # chain rule: d root/d parent = d root/d self * d self/d parent
+        if len(local) == 2:
+            return (g * local[0], g * local[1])
+        return (g * local[0],) if local else ()
 
     def _accumulate(self, g: float) -> None:
         self.grad += g

@@ -107,8 +107,9 @@ class Optimizer:
         name = type(self).__name__
         groups = state_dict.get("param_groups")
         if not isinstance(groups, list) or len(groups) != len(self.param_groups):
+            got = len(groups) if isinstance(groups, list) else groups
             raise ValueError(f"{name}.load_state_dict: expected {len(self.param_groups)} "
-                             f"param groups, got {len(groups) if isinstance(groups, list) else groups}")
+                             f"param groups, got {got}")
         params = [p for g in self.param_groups for p in g["params"]]
         for i, (mine, theirs) in enumerate(zip(self.param_groups, groups)):
             if len(mine["params"]) != len(theirs["params"]):
