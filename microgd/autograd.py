@@ -38,26 +38,39 @@ STATE = _State()
 
 
 # --------------------------------------------------------------------------- recording switch
-@contextmanager
-def no_grad():
-    """Inside this block ops compute values but record no graph (e.g. optimizer updates)."""
-    previous = STATE.grad_enabled
-    STATE.grad_enabled = False
-    try:
-        yield
-    finally:
-        STATE.grad_enabled = previous
+class _GradMode:
+    """Context manager (and decorator) that sets whether ops record the graph."""
+
+    enabled = True
+
+    def __enter__(self) -> None:
+        self._previous = STATE.grad_enabled
+        STATE.grad_enabled = self.enabled
+
+    def __exit__(self, *exc: object) -> None:
+        STATE.grad_enabled = self._previous
+
+    def __call__(self, fn: Any) -> Any:
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with type(self)():
+                return fn(*args, **kwargs)
+        return wrapper
 
 
-@contextmanager
-def enable_grad():
+class no_grad(_GradMode):
+    """Inside this block ops compute values but record no graph (e.g. optimizer updates,
+    evaluation). Also usable as a decorator."""
+
+    enabled = False
+
+
+class enable_grad(_GradMode):
     """Turn recording back on inside a ``no_grad`` block."""
-    previous = STATE.grad_enabled
-    STATE.grad_enabled = True
-    try:
-        yield
-    finally:
-        STATE.grad_enabled = previous
+
+    enabled = True
 
 
 def is_grad_enabled() -> bool:
@@ -124,37 +137,47 @@ def backpropagate(
     VJPs Tensors instead of arrays, so the backward pass is itself recorded and can be
     differentiated again.
     """
-    pending: dict = {}
+    pending: dict = {}  # node -> gradient summed over the users that have handed theirs
     for root, seed in zip(roots, seeds):
         pending[root] = seed if root not in pending else pending[root] + seed
     users = count_users(pending)
-    ready = [root for root in pending if users[root] == 0]
+    ready = [(root, pending.pop(root)) for root in list(pending) if users[root] == 0]
     wanted = None if inputs is None else set(inputs)
     found: dict = {}
 
+    pop, get, push = pending.pop, pending.get, ready.append
     while ready:
-        node = ready.pop()
-        g = pending.pop(node, None)
+        node, g = ready.pop()                     # every user of node is done: g is total
         parents = node._parents
         if g is not None:
             if wanted is None:
-                node._accumulate(g)
+                node._accumulate(g)               # a released node raises here
             elif node in wanted:
                 found[node] = g
-            grads = node._vjp(g, create_graph)  # a leaf returns (); a freed node raises
+            if not parents:
+                if wanted is not None:
+                    node._vjp(g, create_graph)    # a released node raises here
+                continue
+            grads = node._vjp(g, create_graph)
+        elif not parents:
+            continue
         else:
-            grads = (None,) * len(parents)      # nothing flows through here
+            grads = (None,) * len(parents)        # nothing flows through here
         for parent, pg in zip(parents, grads):
             if not parent.requires_grad:
                 continue
-            if pg is not None:
-                previous = pending.get(parent)
-                pending[parent] = pg if previous is None else previous + pg
             left = users[parent] - 1
-            users[parent] = left
-            if left == 0:
-                ready.append(parent)
-        if parents and not retain_graph:
+            if left:                              # more users to come: keep the sum
+                users[parent] = left
+                if pg is not None:
+                    previous = get(parent)
+                    pending[parent] = pg if previous is None else previous + pg
+            else:                                 # the last user: the parent is ready
+                previous = pop(parent, None)
+                if previous is not None:
+                    pg = previous if pg is None else previous + pg
+                push((parent, pg))
+        if not retain_graph:
             node._release()
     return found
 

@@ -51,22 +51,6 @@ def unbroadcast(g: Any, shape: tuple) -> Any:
     return g.reshape(shape)
 
 
-def fit_grads(grads: Sequence[Any], parents: Sequence[Tensor]) -> list:
-    """Give each parent a gradient of its own shape, never shared with another parent
-    (leaves accumulate in place, so ``x + y`` must not hand both the same array)."""
-    fitted = []
-    previous = None
-    for parent, g in zip(parents, grads):
-        if g is not None:
-            if g.shape != parent.shape:
-                g = unbroadcast(g, parent.shape)
-            if g is previous and not isinstance(g, Tensor):
-                g = g.copy()
-        fitted.append(g)
-        previous = g
-    return fitted
-
-
 def _lift(x: Any, like: Tensor | None = None) -> Tensor:
     """Make an operand a Tensor. A Python scalar takes the other operand's float dtype,
     so ``x * 2.0`` never turns a float32 graph into float64."""
@@ -156,9 +140,14 @@ def _swap_last(x: Any) -> Any:
 
 # =========================================================================== Op
 class Op:
-    """One differentiable operation: ``forward`` on arrays, ``backward`` = its VJP."""
+    """One differentiable operation: ``forward`` on arrays, ``backward`` = its VJP.
+
+    An op with ``saves = True`` returns ``(out, {name: array})`` from ``forward``; the
+    arrays reach ``backward`` as keyword arguments (intermediate results worth keeping).
+    """
 
     name = "op"
+    saves = False
 
     @staticmethod
     def forward(*arrays: np.ndarray, **ctx: Any) -> np.ndarray:
@@ -180,9 +169,13 @@ class Op:
             data = cls.forward(*[t.data for t in inputs], **ctx)
         except (ValueError, IndexError, TypeError) as exc:
             raise cls.explain(exc, [t.shape for t in inputs], ctx) from None
+        if cls.saves:
+            data, saved = data
+            ctx = {**ctx, **saved}
         if type(data) is not np.ndarray:
             data = np.asarray(data)
-        if STATE.grad_enabled:
+        state = STATE
+        if state.grad_enabled:
             for t in inputs:
                 if t.requires_grad:
                     out = _make(data, inputs, cls, ctx, True)
@@ -191,7 +184,7 @@ class Op:
                 out = _make(data, (), None, None, False)
         else:
             out = _make(data, (), None, None, False)
-        if STATE.detect_anomaly:
+        if state.detect_anomaly:
             from .anomaly import check_forward
             check_forward(cls, inputs, out)
         return out
@@ -605,6 +598,87 @@ class Concatenate(Op):
             f"concatenate: shapes {shapes} along axis {ctx['axis']}: all dimensions except "
             "that axis must match"
         )
+
+
+# =========================================================================== fused ops
+# Each of these could be composed from the primitives above (and once was); they are fused
+# because a profile of a training step showed it pays: see docs/performance.md.
+class Linear(Op):
+    """x W^T + b, PyTorch's layer layout (W is (out_features, in_features)).
+
+    Fused because the composite (transpose, matmul, add) cost three nodes of Python
+    bookkeeping per layer and left W's gradient transposed in memory, which made the
+    optimizer's elementwise update on it slow.
+    """
+
+    name = "linear"
+
+    @staticmethod
+    def forward(x, w, b=None):
+        out = x @ w.T
+        if b is None:
+            return out
+        if b.dtype == out.dtype:
+            out += b  # a fresh array: add in place
+            return out
+        return out + b
+
+    @staticmethod
+    def backward(g, out, needs, x, w, b=None):
+        gx = g @ w if needs[0] else None                  # d/dx (x W^T) = G W
+        if needs[1] or (b is not None and needs[2]):
+            g2 = g if g.ndim == 2 else g.reshape((-1, g.shape[-1]))
+        gw = None
+        if needs[1]:
+            x2 = x if x.ndim == 2 else x.reshape((-1, x.shape[-1]))
+            gw = g2.T @ x2                                 # d/dW = G^T x, summed over rows
+        gb = g2.sum(axis=0) if b is not None and needs[2] else None
+        return (gx, gw) if b is None else (gx, gw, gb)
+
+
+class CrossEntropy(Op):
+    """-log softmax(x)[target] over the last axis, reduced; ``target`` holds class indices.
+
+    Fused because the composite (max, sub, exp, sum, log, add, sub, index, neg, mean) was
+    ten nodes; this is one, and its gradient is the familiar softmax(x) - onehot(target).
+    The softmax computed on the way forward is kept for backward.
+    """
+
+    name = "cross_entropy"
+    saves = True
+
+    @staticmethod
+    def forward(x, target, reduction):
+        z = x - x.max(axis=-1, keepdims=True)          # shift: exp never overflows
+        e = np.exp(z)
+        s = e.sum(axis=-1, keepdims=True)
+        picked = z[np.arange(len(target)), target] if x.ndim == 2 else z[target]
+        loss = np.log(s[..., 0]) - picked
+        e /= s                                         # softmax(x), for backward
+        if reduction == "mean":
+            loss = loss.sum() / builtins.max(1, loss.size)
+        elif reduction == "sum":
+            loss = loss.sum()
+        return loss, {"probs": e}
+
+    @staticmethod
+    def backward(g, out, needs, x, target, reduction, probs):
+        if isinstance(g, Tensor):  # differentiable again: recompute softmax from x
+            d = softmax(x, -1) - np.eye(x.shape[-1], dtype=x.dtype)[target]
+            if reduction == "mean":
+                return (d * (g / builtins.max(1, len(target) if x.ndim == 2 else 1)),)
+            return (d * g if reduction == "sum" else d * g.reshape(g.shape + (1,)),)
+        # arrays: scale the saved softmax by the upstream gradient, subtract it at the targets
+        if reduction == "mean":
+            scale = g / builtins.max(1, len(target) if x.ndim == 2 else 1)
+        else:
+            scale = g if reduction == "sum" else g.reshape(g.shape + (1,))
+        d = probs * scale
+        if x.ndim == 2:
+            d[np.arange(len(target)), target] -= scale if scale.ndim == 0 else scale[:, 0]
+        else:
+            d[target] -= scale
+        return (d,)
 
 
 # =========================================================================== public functions

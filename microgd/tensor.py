@@ -16,6 +16,7 @@ import numpy as np
 from .autograd import STATE, backpropagate
 
 _DEFAULT_FLOAT = [np.dtype(np.float32)]
+_NEEDS_ONE = (True,)  # a one-input op is only recorded when its input requires grad
 
 
 def set_default_dtype(dtype: Any) -> None:
@@ -193,21 +194,44 @@ class Tensor:
         if op is None:
             return ()
         parents = self._parents
-        needs = tuple([p.requires_grad for p in parents])
+        if len(parents) == 1:  # the common unary case, without the loops below
+            parent = parents[0]
+            if create_graph:  # Tensors in, so the backward pass is recorded too
+                (pg,) = op.backward(g, self, _NEEDS_ONE, parent, **self._ctx)
+            else:
+                (pg,) = op.backward(g, self.data, _NEEDS_ONE, parent.data, **self._ctx)
+            if pg is not None and pg.shape != parent.data.shape:
+                pg = ops.unbroadcast(pg, parent.data.shape)
+            return (pg,)
+        needs = [p.requires_grad for p in parents]
         if create_graph:
             grads = op.backward(g, self, needs, *parents, **self._ctx)
         else:
             grads = op.backward(g, self.data, needs, *[p.data for p in parents], **self._ctx)
-        return ops.fit_grads(grads, parents)
+        # each parent gets a gradient of its own shape (undo broadcasting), and never an
+        # array another parent also got: leaves accumulate in place (think of x + y -> g, g)
+        fitted, previous = [], None
+        for parent, pg in zip(parents, grads):
+            if pg is not None:
+                shape = parent.data.shape
+                if pg.shape != shape:
+                    pg = ops.unbroadcast(pg, shape)
+                elif pg is previous and not create_graph:
+                    pg = pg.copy()
+            fitted.append(pg)
+            previous = pg
+        return fitted
 
     def _accumulate(self, g: Any) -> None:
         if self._op is not None:
+            if self._op is ops.FreedGraph:
+                ops.FreedGraph.backward(g, None, ())
             return  # only leaves keep .grad (as in PyTorch)
-        if isinstance(g, Tensor):
-            g = g.data
-        if type(g) is not np.ndarray or not g.flags.writeable:
-            g = np.array(g)
-        if g.dtype != self.data.dtype:
+        if type(g) is not np.ndarray:
+            g = np.array(g.data if isinstance(g, Tensor) else g)
+        elif not g.flags.writeable:  # e.g. a broadcast view: make it ours to add into
+            g = g.copy()
+        if g.dtype is not self.data.dtype and g.dtype != self.data.dtype:
             g = g.astype(self.data.dtype)
         if self.grad is None:
             self.grad = g
@@ -414,7 +438,7 @@ def _as_grad_seed(out: Tensor, grad: Any, where: str, as_tensor: bool) -> Any:
                 f"call it on a one-element tensor (e.g. loss.sum() or loss.mean()) or pass the "
                 f"upstream gradient explicitly, e.g. {where}(np.ones({out.shape}))"
             )
-        seed = np.ones_like(out.data)
+        seed = np.ones(out.data.shape, dtype=out.data.dtype)
     else:
         if isinstance(grad, Tensor) and as_tensor:
             if grad.shape != out.shape:

@@ -42,17 +42,19 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
 
 def linear(input: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x W^T + b, with W of shape (out_features, in_features) as in PyTorch."""
-    x = _lift(input)
-    if weight.ndim != 2:
-        raise ShapeError(f"linear: weight must be 2-D (out_features, in_features), got shape "
-                         f"{weight.shape}")
-    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+    x = input if isinstance(input, Tensor) else _lift(input)
+    xs, ws = x.data.shape, weight.data.shape
+    if len(ws) != 2 or not xs or xs[-1] != ws[1]:
+        if len(ws) != 2:
+            raise ShapeError(f"linear: weight must be 2-D (out_features, in_features), got "
+                             f"shape {ws}")
         raise ShapeError(
-            f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} features in "
-            f"its last dimension but the weight {weight.shape} expects {weight.shape[1]}"
+            f"linear: input of shape {xs} has {xs[-1] if xs else 0} features in its last "
+            f"dimension but the weight {ws} expects {ws[1]}"
         )
-    y = ops.matmul(x, weight.T)
-    return y if bias is None else y + bias
+    if bias is None:
+        return ops.Linear.apply(x, weight)
+    return ops.Linear.apply(x, weight, bias if isinstance(bias, Tensor) else _lift(bias, x))
 
 
 def dropout(x: Any, p: float = 0.5, training: bool = True) -> Tensor:
@@ -102,8 +104,10 @@ def _class_targets(where: str, reduction: str, x: Tensor, target: Any) -> np.nda
         raise ShapeError(f"{where}: input of shape {x.shape} needs a target of shape "
                          f"{expected}, got {t.shape}")
     classes = x.shape[-1]
-    bad = t[(t < 0) | (t >= classes)]
-    if bad.size:
+    # one pass: as unsigned, negative labels wrap around to huge values
+    wrapped = t.view(np.uint64) if t.dtype == np.int64 else t.astype(np.uint64)
+    if t.size and np.count_nonzero(wrapped >= classes):
+        bad = t[(t < 0) | (t >= classes)]
         raise ValueError(f"{where}: target contains label {int(bad.flat[0])} but there are "
                          f"{classes} classes (valid labels are 0..{classes - 1})")
     return t
@@ -147,8 +151,8 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     """-log softmax(logits)[true class], computed through a stable log-softmax so that
     logits of +-1e4 give finite losses and gradients (softmax - onehot)."""
     x = _lift(input)
-    _class_targets("cross_entropy", reduction, x, target)
-    return nll_loss(ops.log_softmax(x, axis=-1), target, reduction)
+    t = _class_targets("cross_entropy", reduction, x, target)
+    return ops.CrossEntropy.apply(x, target=t, reduction=reduction)
 
 
 _LOG_FLOOR = math.exp(-100)  # PyTorch clamps log(p) at -100 in binary_cross_entropy

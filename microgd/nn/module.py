@@ -33,6 +33,9 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+_PATH_VERSION = [0]  # bumped whenever a module is registered: invalidates cached paths
+
+
 class LoadResult(NamedTuple):
     missing_keys: list
     unexpected_keys: list
@@ -63,6 +66,7 @@ class Module:
         elif isinstance(value, Module):
             modules[name] = value
             object.__setattr__(value, "_owner", (weakref.ref(self), name))
+            _PATH_VERSION[0] += 1  # cached names below here may be stale now
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
@@ -84,14 +88,30 @@ class Module:
         """Run ``forward`` inside a named scope, so every node made here knows its module
         (draw_graph clusters by it; anomaly errors name it)."""
         previous = STATE.scope
-        STATE.scope = Scope(self._path(), type(self).__name__, previous)
+        STATE.scope = self._scope_under(previous)
         try:
             return self.forward(*args, **kwargs)
         finally:
             STATE.scope = previous
 
+    def _scope_under(self, parent: Scope | None) -> Scope:
+        """This module's Scope when called from ``parent``; reused across calls, since a
+        training loop makes the same calls every step."""
+        cached = self.__dict__.get("_scope_cache")
+        if cached is None or cached[0] is not parent or cached[1] != _PATH_VERSION[0]:
+            cached = (parent, _PATH_VERSION[0], Scope(self._path(), type(self).__name__, parent))
+            object.__setattr__(self, "_scope_cache", cached)
+        return cached[2]
+
     def _path(self) -> str:
         """Dotted name from the outermost owning module, e.g. ``MLP.layers.2``."""
+        cached = self.__dict__.get("_path_cache")
+        if cached is None or cached[0] != _PATH_VERSION[0]:
+            cached = (_PATH_VERSION[0], self._compute_path())
+            object.__setattr__(self, "_path_cache", cached)
+        return cached[1]
+
+    def _compute_path(self) -> str:
         parts, module = [], self
         while True:
             owner = module._owner
