@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
 from typing import Union
 
 from .autograd import backpropagate
@@ -41,123 +42,107 @@ class Value:
         self._local = _local
         self._op = _op
 
-    # ----------------------------------------------------------------- building nodes
-    @staticmethod
-    def _node(data: float, parents: tuple, op: str, local: tuple) -> Value:
-        """Fast constructor for op results (inputs were validated already)."""
-        out = object.__new__(Value)
-        out.data = data
-        out.grad = 0.0
-        out.label = ""
-        out._parents = parents
-        out._local = local
-        out._op = op
-        return out
-
-    @staticmethod
-    def _lift(other: object, op: str) -> Value:
-        if isinstance(other, Value):
-            return other
-        return Value._node(_check_number(other, f"Value {op}"), (), "", ())
-
     # ----------------------------------------------------------------- arithmetic
+    # A Python number on either side is folded into the op (no node of its own): the graph
+    # shows e.g. "* 2" with one input, and the number's derivative is never needed.
     def __add__(self, other: Value | Number) -> Value:
-        other = self._lift(other, "+")
-        return self._node(self.data + other.data, (self, other), "+", (1.0, 1.0))
-
-    def __mul__(self, other: Value | Number) -> Value:
-        other = self._lift(other, "*")
-        return self._node(self.data * other.data, (self, other), "*", (other.data, self.data))
-
-    def __neg__(self) -> Value:
-        return self._node(-self.data, (self,), "neg", (-1.0,))
-
-    def __sub__(self, other: Value | Number) -> Value:
-        other = self._lift(other, "-")
-        return self._node(self.data - other.data, (self, other), "-", (1.0, -1.0))
-
-    def __truediv__(self, other: Value | Number) -> Value:
-        other = self._lift(other, "/")
-        a, b = self.data, other.data
-        if b == 0.0:
-            raise ZeroDivisionError(f"Value /: division of {a} by zero")
-        return self._node(a / b, (self, other), "/", (1.0 / b, -a / (b * b)))
-
-    def __pow__(self, other: Value | Number) -> Value:
-        other = self._lift(other, "**")
-        a, b = self.data, other.data
-        if a < 0 and not b.is_integer():
-            raise ValueError(
-                f"Value **: a negative base {a} with the non-integer exponent {b} "
-                "has no real result"
-            )
-        if a == 0 and b < 0:
-            raise ZeroDivisionError(f"Value **: 0.0 raised to the negative power {b}")
-        try:
-            out = a ** b
-        except OverflowError:
-            out = math.inf
-        if a == 0 and b < 1:
-            d_base = 0.0 if b == 0 else math.inf    # the slope of a^b at 0 for 0 < b < 1
-        else:
-            d_base = b * a ** (b - 1)                # d(a^b)/da = b a^(b-1)
-        if a > 0:
-            d_exp = out * math.log(a)                  # d(a^b)/db = a^b ln a
-        elif a == 0:
-            d_exp = 0.0                                # a^b = 0 for every b > 0 near here
-        else:
-            d_exp = math.nan                           # (-2)^b is not real for b near an int
-        return self._node(out, (self, other), "**", (d_base, d_exp))
+        if isinstance(other, Value):
+            return _node(self.data + other.data, (self, other), "+", (1.0, 1.0))
+        k = _number(other, "+")
+        return _node(self.data + k, (self,), ("+", k), (1.0,))
 
     def __radd__(self, other: Number) -> Value:
-        return self._lift(other, "+") + self
+        k = _number(other, "+")
+        return _node(k + self.data, (self,), (k, "+"), (1.0,))
+
+    def __mul__(self, other: Value | Number) -> Value:
+        if isinstance(other, Value):
+            return _node(self.data * other.data, (self, other), "*", (other.data, self.data))
+        k = _number(other, "*")
+        return _node(self.data * k, (self,), ("*", k), (k,))
 
     def __rmul__(self, other: Number) -> Value:
-        return self._lift(other, "*") * self
+        k = _number(other, "*")
+        return _node(k * self.data, (self,), (k, "*"), (k,))
+
+    def __neg__(self) -> Value:
+        return _node(-self.data, (self,), "neg", (-1.0,))
+
+    def __sub__(self, other: Value | Number) -> Value:
+        if isinstance(other, Value):
+            return _node(self.data - other.data, (self, other), "-", (1.0, -1.0))
+        k = _number(other, "-")
+        return _node(self.data - k, (self,), ("-", k), (1.0,))
 
     def __rsub__(self, other: Number) -> Value:
-        return self._lift(other, "-") - self
+        k = _number(other, "-")
+        return _node(k - self.data, (self,), (k, "-"), (-1.0,))
+
+    def __truediv__(self, other: Value | Number) -> Value:
+        a = self.data
+        if isinstance(other, Value):
+            b = other.data
+            _check_divisor(a, b)
+            return _node(a / b, (self, other), "/", (1.0 / b, -a / (b * b)))
+        b = _number(other, "/")
+        _check_divisor(a, b)
+        return _node(a / b, (self,), ("/", b), (1.0 / b,))
 
     def __rtruediv__(self, other: Number) -> Value:
-        return self._lift(other, "/") / self
+        k, b = _number(other, "/"), self.data
+        _check_divisor(k, b)
+        return _node(k / b, (self,), (k, "/"), (-k / (b * b),))  # d(k/b)/db = -k/b^2
+
+    def __pow__(self, other: Value | Number) -> Value:
+        if isinstance(other, Value):
+            out, d_base, d_exp = _power(self.data, other.data)
+            return _node(out, (self, other), "**", (d_base, d_exp))
+        b = _number(other, "**")
+        out, d_base, _ = _power(self.data, b)
+        return _node(out, (self,), ("**", b), (d_base,))
 
     def __rpow__(self, other: Number) -> Value:
-        return self._lift(other, "**") ** self
+        k = _number(other, "**")
+        out, _, d_exp = _power(k, self.data)
+        return _node(out, (self,), (k, "**"), (d_exp,))
 
     # ----------------------------------------------------------------- functions
     def relu(self) -> Value:
         x = self.data
-        return self._node(x if x > 0 else 0.0, (self,), "relu", (1.0 if x > 0 else 0.0,))
+        return _node(x if x > 0 else 0.0, (self,), "relu", (1.0 if x > 0 else 0.0,))
 
     def tanh(self) -> Value:
         t = math.tanh(self.data)
-        return self._node(t, (self,), "tanh", (1.0 - t * t,))
+        return _node(t, (self,), "tanh", (1.0 - t * t,))
 
     def sigmoid(self) -> Value:
         x = self.data
         # two forms so that exp never overflows: e^-x for x >= 0, e^x for x < 0
         s = 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
-        return self._node(s, (self,), "sigmoid", (s * (1.0 - s),))
+        return _node(s, (self,), "sigmoid", (s * (1.0 - s),))
 
     def exp(self) -> Value:
         try:
             e = math.exp(self.data)
         except OverflowError:
             e = math.inf
-        return self._node(e, (self,), "exp", (e,))
+        return _node(e, (self,), "exp", (e,))
 
     def log(self) -> Value:
         x = self.data
         if x <= 0:
             raise ValueError(f"Value log: the logarithm needs a positive value, got {x}")
-        return self._node(math.log(x), (self,), "log", (1.0 / x,))
+        return _node(math.log(x), (self,), "log", (1.0 / x,))
 
     # ----------------------------------------------------------------- backprop protocol
-    def _vjp(self, g: float, create_graph: bool = False) -> tuple:
+    def _vjp(self, g: float, create_graph: bool = False) -> Sequence[float]:
         local = self._local  # chain rule: d root/d parent = d root/d self * d self/d parent
-        if len(local) == 2:
+        n = len(local)
+        if n == 1:
+            return (g * local[0],)
+        if n == 2:
             return (g * local[0], g * local[1])
-        return (g * local[0],) if local else ()
+        return [g * d for d in local]
 
     def _accumulate(self, g: float) -> None:
         self.grad += g
@@ -176,3 +161,78 @@ class Value:
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
         return f"Value(data={self.data:.6g}, grad={self.grad:.6g}{label})"
+
+
+def _node(data: float, parents: tuple, op: str | tuple, local: tuple) -> Value:
+    """Fast constructor for op results (inputs were validated already)."""
+    out = object.__new__(Value)
+    out.data = data
+    out.grad = 0.0
+    out.label = ""
+    out._parents = parents
+    out._local = local
+    out._op = op
+    return out
+
+
+def _number(x: object, op: str) -> float:
+    if type(x) is float:
+        return x
+    return _check_number(x, f"Value {op}")
+
+
+def _check_divisor(a: float, b: float) -> None:
+    if b == 0.0:
+        raise ZeroDivisionError(f"Value /: division of {a} by zero")
+
+
+def _power(a: float, b: float) -> tuple[float, float, float]:
+    """a ** b and its partial derivatives b a^(b-1) (base) and a^b ln a (exponent)."""
+    if a < 0 and not b.is_integer():
+        raise ValueError(
+            f"Value **: a negative base {a} with the non-integer exponent {b} has no real result"
+        )
+    if a == 0 and b < 0:
+        raise ZeroDivisionError(f"Value **: 0.0 raised to the negative power {b}")
+    try:
+        out = a ** b
+    except OverflowError:
+        out = math.inf
+    if a == 0 and b < 1:
+        d_base = 0.0 if b == 0 else math.inf    # the slope of a^b at 0 for 0 < b < 1
+    else:
+        d_base = b * a ** (b - 1)
+    if a > 0:
+        d_exp = out * math.log(a)
+    elif a == 0:
+        d_exp = 0.0                             # a^b = 0 for every b > 0 near here
+    else:
+        d_exp = math.nan                        # (-2)^b is not real for b near an integer
+    return out, d_base, d_exp
+
+
+def weighted_sum(ws: Sequence[Value], xs: Sequence[Value | float], bias: Value) -> Value:
+    """sum_i w_i x_i + b as ONE node: a neuron's pre-activation.
+
+    Its local derivatives are what the chain of multiplies and adds would give: x_i for
+    w_i, w_i for x_i (when x_i is a Value) and 1 for b. One node instead of 2n keeps
+    scalar networks fast enough to train and their graph pictures readable.
+    """
+    if len(ws) != len(xs):
+        raise ValueError(f"weighted_sum: {len(ws)} weights but {len(xs)} inputs")
+    parents: list = []
+    local: list = []
+    total = bias.data
+    for w, x in zip(ws, xs):
+        if isinstance(x, Value):
+            xd = x.data
+            parents += (w, x)
+            local += (xd, w.data)
+        else:
+            xd = _number(x, "weighted_sum")
+            parents.append(w)
+            local.append(xd)
+        total += w.data * xd
+    parents.append(bias)
+    local.append(1.0)
+    return _node(total, tuple(parents), "Σ w·x + b", tuple(local))

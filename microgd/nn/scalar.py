@@ -1,14 +1,15 @@
 """Neuron, Layer, MLP on scalar ``Value``s: a network small enough to follow by hand.
 
-Every weight is its own Value, so the graph of one forward pass shows each multiply and
-add (micrograd's shape). For real work use the Tensor modules in ``microgd.nn``.
+Every weight is its own Value (micrograd's shape). A neuron's weighted sum is one node,
+``weighted_sum`` (see scalar.py), so the graph shows one box per neuron. For real work
+use the Tensor modules in ``microgd.nn``.
 """
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
 
-from ..scalar import Value
+from ..scalar import Value, weighted_sum
 
 
 class Neuron:
@@ -23,9 +24,7 @@ class Neuron:
     def __call__(self, x: Sequence[Value | float]) -> Value:
         if len(x) != len(self.w):
             raise ValueError(f"Neuron: expected {len(self.w)} inputs, got {len(x)}")
-        act = self.b
-        for wi, xi in zip(self.w, x):
-            act = act + wi * xi
+        act = weighted_sum(self.w, x, self.b)
         return act.relu() if self.nonlin else act
 
     def parameters(self) -> list[Value]:

@@ -65,7 +65,9 @@ def _fmt(x: float) -> str:
 
 def _op_name(node: Any) -> str:
     if isinstance(node, Value):
-        return node._op
+        op = node._op  # a symbol, or (symbol, constant) / (constant, symbol) for numbers
+        return " ".join(p if isinstance(p, str) else f"{p:g}" for p in op) \
+            if isinstance(op, tuple) else op
     return node._op.name if node._op is not None else ""
 
 
