@@ -22,8 +22,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
-import microgd as mg  # noqa: E402
 from reference import NumpyMLP  # noqa: E402
+
+import microgd as mg  # noqa: E402
 
 MLPS = {  # name: (sizes, batch, optimizer)
     "T1": ([64, 32, 10], 32, "sgd"),
