@@ -13,9 +13,42 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 # (script, quick arguments, {picture file: caption})
 TOUR = [
+    ("graph_tour.py", [], {
+        "graph_scalar.png": "c = tanh(a·b + a²) after backward: every value with its gradient.",
+        "graph_mlp.png": "A small MLP: nodes clustered by the module call that made them, "
+                         "parameters named by their path.",
+        "graph_mlp_collapsed.png": "The same MLP with each Linear collapsed to one box.",
+        "graph_loss.png": "The loss after backward, parameters coloured by |gradient|.",
+    }),
     ("scalar_moons.py", [], {
-        "scalar_mlp_graph.png": "A tiny scalar MLP's computation graph: every multiply and add "
-                                "is a node, each with its value and its gradient.",
+        "scalar_mlp_graph.png": "A tiny scalar-Value MLP: one node per neuron (Σ w·x + b), "
+                                "each weight with its gradient.",
+    }),
+    ("digits.py", ["--epochs", "20", "--quiet"], {
+        "digits_gd_epochs.png": "Batch vs stochastic vs mini-batch gradient descent, per epoch.",
+        "digits_gd_seconds.png": "The same runs against wall-clock time.",
+        "digits_confusion.png": "Which digits the MLP confuses (test set).",
+        "digits_misclassified.png": "Squiggles it got wrong: true → predicted.",
+        "digits_samples.png": "Squiggle → digit.",
+    }),
+    ("house_prices.py", ["--epochs", "40", "--quiet"], {
+        "house_prices_normalisation.png": "Raw inputs diverge or crawl; normalised ones learn.",
+        "house_prices_fit.png": "Learned prices vs the generating formula; the star is ZIP "
+                                "27513 at 3,000 sq ft.",
+    }),
+    ("dark_mountain.py", ["--quiet"], {
+        "dark_mountain_race.png": "Six optimizers racing down four loss surfaces.",
+        "dark_mountain_lr.png": "Learning rate too small, right, too large, diverging.",
+        "dark_mountain_saddle.png": "At a saddle the gradient vanishes; the Hessian has "
+                                    "eigenvalues of both signs.",
+    }),
+    ("vanishing_exploding.py", ["--quiet"], {
+        "vanishing_grad_norms.png": "Per-layer gradient norms: sigmoid layers vanish, "
+                                    "ReLU with He init does not.",
+        "vanishing_graph.png": "The deep sigmoid net coloured by |gradient|: blue early "
+                               "layers barely learn.",
+        "exploding_clipping.png": "Weights initialised too large: gradients explode; "
+                                  "clip_grad_norm_ tames them.",
     }),
 ]
 

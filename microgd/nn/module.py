@@ -19,15 +19,24 @@ from ..tensor import Tensor, _to_array
 
 class Parameter(Tensor):
     """A Tensor that is a learnable weight: ``requires_grad=True``, and registered when
-    assigned to a Module attribute."""
+    assigned to a Module attribute (which also gives it a name for graph pictures)."""
 
-    __slots__ = ()
+    __slots__ = ("_owner",)
 
     def __init__(self, data: Any, requires_grad: bool = True) -> None:
         arr = _to_array(data, copy=False)
         if arr.dtype.kind != "f":
             raise TypeError(f"Parameter: weights must be floating point, got dtype {arr.dtype}")
         super().__init__(arr, requires_grad=requires_grad)
+        self._owner = None  # (weakref to the module, attribute name), set on registration
+
+    @property
+    def qualified_name(self) -> str:
+        """``MLP.layers.0.weight``-style name from the module that registered it."""
+        if self.name:
+            return self.name
+        module = self._owner[0]() if self._owner else None
+        return f"{module._path()}.{self._owner[1]}" if module is not None else ""
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
@@ -63,6 +72,7 @@ class Module:
         modules.pop(name, None)
         if isinstance(value, Parameter):
             params[name] = value
+            value._owner = (weakref.ref(self), name)
         elif isinstance(value, Module):
             modules[name] = value
             object.__setattr__(value, "_owner", (weakref.ref(self), name))

@@ -60,6 +60,11 @@ class MLP:
         sizes = [nin] + list(nouts)
         self.layers = [Layer(sizes[i], sizes[i + 1], nonlin=i != len(nouts) - 1, rng=rng)
                        for i in range(len(nouts))]
+        for i, layer in enumerate(self.layers):  # names for graph pictures: L0.n1.w2
+            for j, neuron in enumerate(layer.neurons):
+                for k, w in enumerate(neuron.w):
+                    w.label = f"L{i}.n{j}.w{k}"
+                neuron.b.label = f"L{i}.n{j}.b"
 
     def __call__(self, x: Sequence[Value | float]) -> Value | list[Value]:
         for layer in self.layers:

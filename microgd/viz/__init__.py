@@ -1,6 +1,16 @@
-"""Seeing: computation-graph pictures (graphviz) and training plots (matplotlib)."""
+"""Seeing: computation-graph pictures (graphviz), training plots (matplotlib, loaded on
+first use) and 2-D loss surfaces."""
+from . import surfaces
 from .graph import draw_graph
 
 draw_dot = draw_graph
 
-__all__ = ["draw_graph", "draw_dot"]
+
+def __getattr__(name: str):
+    if name == "plots":  # matplotlib is optional: import it only when asked for
+        import importlib
+        return importlib.import_module(".plots", __name__)
+    raise AttributeError(f"module 'microgd.viz' has no attribute {name!r}")
+
+
+__all__ = ["draw_graph", "draw_dot", "plots", "surfaces"]

@@ -166,12 +166,14 @@ def draw_graph(
     layout = ClusterLayout(dot, collapse)
     for i, node in enumerate(nodes):
         uid = str(id(node))
-        name = names.get(id(node)) or getattr(node, "label", "") or getattr(node, "name", "")
+        name = (names.get(id(node)) or getattr(node, "label", "") or getattr(node, "name", "")
+                or getattr(node, "qualified_name", ""))
         attrs = {"shape": "record", "label": _label(node, name, show_data, show_grad)}
         if name and not isinstance(node, Value):
             attrs["style"] = "bold"
         if color_by_grad:
-            attrs.update(style="filled", fillcolor=_grad_colour(grads[i], lo, hi))
+            fill = _grad_colour(grads[i], lo, hi)
+            attrs.update(style="filled", fillcolor=fill, fontcolor=_ink(fill))
         scope = getattr(node, "_scope", None)
         target = layout.graph_for(scope)
         op = _op_name(node)
@@ -192,6 +194,12 @@ def draw_graph(
     return dot
 
 
+def _ink(fill: str) -> str:
+    """Black or white text, whichever reads better on ``fill``."""
+    r, g, b = (int(fill[i:i + 2], 16) for i in (1, 3, 5))
+    return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "white"
+
+
 def _legend(dot: Graph, lo: float, hi: float) -> None:
     """A key from the smallest to the largest |gradient| in the picture."""
     with dot.subgraph(name="cluster_legend") as leg:
@@ -201,8 +209,9 @@ def _legend(dot: Graph, lo: float, hi: float) -> None:
         for k in range(steps):
             e = lo + (hi - lo) * k / (steps - 1) if hi > lo else lo
             uid = f"legend{k}"
+            fill = _grad_colour(10 ** e, lo, hi)
             leg.node(uid, label=f"{10 ** e:.1e}", shape="box", style="filled",
-                     fillcolor=_grad_colour(10 ** e, lo, hi), fontsize="9")
+                     fillcolor=fill, fontcolor=_ink(fill), fontsize="9")
             if prev is not None:
                 leg.edge(prev, uid, style="invis")
             prev = uid
