@@ -3,6 +3,7 @@
 Public names only; the logic lives in the modules named below.
 """
 from . import data, datasets, nn, optim, viz
+from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from .autograd import enable_grad, grad, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck
 from .gradcheck import GradcheckError as gradcheck_error

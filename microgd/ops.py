@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .anomaly import check_forward
 from .autograd import STATE
 from .tensor import Tensor, _make, get_default_dtype
 
@@ -185,7 +186,6 @@ class Op:
         else:
             out = _make(data, (), None, None, False)
         if state.detect_anomaly:
-            from .anomaly import check_forward
             check_forward(cls, inputs, out)
         return out
 

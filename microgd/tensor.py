@@ -67,7 +67,8 @@ def _check_requires_grad(arr: np.ndarray, requires_grad: bool) -> None:
 class Tensor:
     """An n-dimensional array that can take part in backpropagation."""
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "_parents", "_op", "_ctx", "_scope")
+    __slots__ = ("data", "grad", "requires_grad", "name", "_parents", "_op", "_ctx", "_scope",
+                 "__weakref__")
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operator
     __hash__ = object.__hash__  # == is elementwise, identity is the hash
 
@@ -202,6 +203,8 @@ class Tensor:
                 (pg,) = op.backward(g, self.data, _NEEDS_ONE, parent.data, **self._ctx)
             if pg is not None and pg.shape != parent.data.shape:
                 pg = ops.unbroadcast(pg, parent.data.shape)
+            if STATE.detect_anomaly:
+                check_backward(self, g, (pg,))
             return (pg,)
         needs = [p.requires_grad for p in parents]
         if create_graph:
@@ -220,6 +223,8 @@ class Tensor:
                     pg = pg.copy()
             fitted.append(pg)
             previous = pg
+        if STATE.detect_anomaly:
+            check_backward(self, g, fitted)
         return fitted
 
     def _accumulate(self, g: Any) -> None:
@@ -456,3 +461,4 @@ def _as_grad_seed(out: Tensor, grad: Any, where: str, as_tensor: bool) -> Any:
 
 
 from . import ops  # noqa: E402  (ops needs Tensor defined first)
+from .anomaly import check_backward  # noqa: E402
