@@ -87,14 +87,20 @@ def load(path: str | os.PathLike) -> Any:
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"load: no such checkpoint file: {path}")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic != b"PK\x03\x04":
+        raise ValueError(f"load: {path} is not a microgd checkpoint (not an .npz file)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             if _MANIFEST not in npz.files:
-                raise ValueError("no microgd manifest inside")
+                raise LookupError
             manifest = json.loads(str(npz[_MANIFEST]))
             arrays = {k: npz[k] for k in npz.files if k != _MANIFEST}
         return _decode(manifest["root"], arrays)
-    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile,
-            json.JSONDecodeError) as exc:
-        raise ValueError(f"load: {path} is not a readable microgd checkpoint (corrupt or "
-                         f"truncated?): {exc}") from None
+    except LookupError:
+        raise ValueError(f"load: {path} is an .npz file but not a microgd checkpoint (it has "
+                         "no manifest); read it with numpy.load") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+        raise ValueError(f"load: {path} is a damaged checkpoint (truncated or corrupt): "
+                         f"{exc}") from None

@@ -41,9 +41,10 @@ def _to_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
         try:
             arr = np.asarray(data)
         except (ValueError, TypeError) as exc:
-            raise ValueError(
-                f"tensor: cannot make an array from {type(data).__name__}: {exc}"
-            ) from None
+            why = ("nested lists must be rectangular (every row the same length)"
+                   if "inhomogeneous" in str(exc) else str(exc))
+            raise ValueError(f"tensor: cannot make an array from {type(data).__name__}: {why}"
+                             ) from None
         if dtype is None and arr.dtype == np.float64 and not isinstance(data, np.generic):
             arr = arr.astype(_DEFAULT_FLOAT[0])
     if arr.dtype.kind not in "biuf":
