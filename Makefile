@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup graphviz demo test lint bench soak fuzz clean
+.PHONY: setup graphviz demo test lint bench soak fuzz docs clean
 
 setup: $(STAMP) graphviz
 
@@ -52,3 +52,6 @@ fuzz: setup
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis build *.egg-info
+
+docs: setup
+	$(PY) docs/render_walkthrough.py

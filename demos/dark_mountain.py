@@ -59,11 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.epilog = "--epochs is the number of steps; --batch-size does not apply (one point)"
     args = ap.parse_args(argv)
     plots = mg.viz.plots
-    plt = plots._plt()
     steps = args.epochs
 
     # 1. the race
-    fig, axes = plt.subplots(2, 2, figsize=(13, 10))
+    fig, axes = plots.figure(2, 2, figsize=(13, 10))
     for ax, (name, surface) in zip(axes.ravel(), SURFACES.items()):
         paths = {}
         for opt_name in progress(RATES[name], f"race on {name}", args.quiet):
@@ -74,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:>13} {opt_name:>9}: J = {end:10.4g} at ({path[-1, 0]:+.3f}, "
                   f"{path[-1, 1]:+.3f}) after {len(path) - 1} steps")
         plots.optimizer_paths(surface, paths, ax=ax, title=f"{name}: {surface.about}")
-    plots._finish(fig, out_path(args, "dark_mountain_race.png"))
+    plots.save(fig, out_path(args, "dark_mountain_race.png"))
 
     # 2. the learning rate, with --optimizer on the bowl
     bowl = SURFACES["bowl"]
@@ -85,9 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         path = descend(bowl, args.optimizer, lr, min(steps, 60))
         heights = bowl.height(path[:, 0], path[:, 1])
         curves[f"{label} (lr {lr:.3g})"] = heights
-        paths[f"{label} (lr {lr:.3g})"] = path
+        paths[f"{label} (lr {lr:.3g})"] = path[:16]  # the first steps tell the story
         print(f"learning rate {lr:.3g} ({label}): J goes {heights[0]:.3g} -> {heights[-1]:.3g}")
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 4.8))
+    fig, (a1, a2) = plots.figure(1, 2, figsize=(13, 4.8))
     for k, v in curves.items():
         a1.plot(v, label=k)
     a1.set(yscale="log", xlabel="step", ylabel="J(θ)",
@@ -96,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     a1.legend(fontsize=8)
     a1.grid(alpha=0.3)
     plots.optimizer_paths(bowl, paths, ax=a2, title="small steps crawl, large ones overshoot")
-    plots._finish(fig, out_path(args, "dark_mountain_lr.png"))
+    plots.save(fig, out_path(args, "dark_mountain_lr.png"))
 
     # 3. the saddle: the gradient is zero at the origin, the Hessian has mixed signs
     saddle = SURFACES["saddle"]

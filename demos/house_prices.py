@@ -82,8 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ZIP {ZIP}, {SQFT:,.0f} sq ft: predicted ${guess:,.0f}, generating formula "
           f"${truth:,.0f} ({(guess - truth) / truth:+.1%})")
 
-    plt = plots._plt()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plots.figure(figsize=(7, 4.5))
     areas = np.linspace(800, 5000, 60)
     for z in (27610, 27513, 27601):
         pick = X64[:, 0] == z
@@ -97,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     ax.set(xlabel="floor area (sq ft)", ylabel="price ($1,000s)",
            title="Learned prices (lines) vs the generating formula (dashed)")
     ax.legend(fontsize=8)
-    plots._finish(fig, out_path(args, "house_prices_fit.png"))
+    plots.save(fig, out_path(args, "house_prices_fit.png"))
     return 0
 
 

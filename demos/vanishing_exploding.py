@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 
+import matplotlib
 import numpy as np
 from common import make_optimizer, mg, out_path, parser, progress
 
@@ -60,7 +61,6 @@ def main(argv: list[str] | None = None) -> int:
     ap = parser(__doc__, optimizer="sgd", lr=0.05, batch_size=64, epochs=3)
     args = ap.parse_args(argv)
     plots = mg.viz.plots
-    plt = plots._plt()
     X, y = mg.datasets.digits()
     X = X / 16.0
 
@@ -72,17 +72,17 @@ def main(argv: list[str] | None = None) -> int:
               f"(ratio {first / last:.1e})")
     print(f"final loss: sigmoid {sig_loss[-1]:.3f}, ReLU+He {relu_loss[-1]:.3f}")
 
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 4.6), sharey=True)
+    fig, (a1, a2) = plots.figure(1, 2, figsize=(13, 4.6), sharey=True)
     for ax, norms, title in ((a1, sig_norms, f"{DEPTH} sigmoid layers: gradients vanish"),
                              (a2, relu_norms, f"{DEPTH} ReLU layers, He init: they do not")):
-        colours = plt.cm.viridis(np.linspace(0, 1, DEPTH))
+        colours = matplotlib.colormaps["viridis"](np.linspace(0, 1, DEPTH))
         for (name, series), c in zip(norms.items(), colours):
             ax.plot(series, color=c, label=name, lw=1.2)
         ax.set(yscale="log", xlabel="step", title=title)
         ax.grid(alpha=0.3)
     a1.set_ylabel("|dJ/dW| per layer")
     a2.legend(fontsize=7, ncol=2)
-    plots._finish(fig, out_path(args, "vanishing_grad_norms.png"))
+    plots.save(fig, out_path(args, "vanishing_grad_norms.png"))
 
     # the graph of the sigmoid network, coloured by gradient size (blue = vanishing)
     model = deep_mlp("sigmoid", None, args.seed)

@@ -3,7 +3,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from errors_setup import namespace
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "errors.md"

@@ -23,10 +23,25 @@ def _plt() -> Any:
 
 
 def _finish(fig: Any, path: str | None) -> Any:
+    """Lay out; with a path, write the file and release the figure from pyplot's list
+    (the returned Figure still works) so loops of plots do not pile up memory."""
     fig.tight_layout()
     if path:
         fig.savefig(path, dpi=110)
+        _plt().close(fig)
     return fig
+
+
+def figure(rows: int = 1, cols: int = 1, figsize: tuple[float, float] = (7, 4.2),
+           **kwargs: Any) -> tuple[Any, Any]:
+    """A new (figure, axes) pair for pictures of your own (matplotlib's subplots)."""
+    return _plt().subplots(rows, cols, figsize=figsize, **kwargs)
+
+
+def save(fig: Any, path: str) -> str:
+    """Lay out and write a figure; returns the path."""
+    _finish(fig, path)
+    return path
 
 
 def loss_curves(runs: Mapping[str, Sequence[float]], xs: Mapping[str, Sequence[float]] | None
