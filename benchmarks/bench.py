@@ -33,6 +33,7 @@ MLPS = {  # name: (sizes, batch, optimizer)
     "T4": ([784, 256, 256, 10], 128, "adam"),
 }
 TARGETS = {"T1": 1.5, "T2": 1.08, "T3": 1.03, "T4": 1.10}
+SET_TO_NONE = [True]  # --keep-grads: zero_grad(set_to_none=False), gradients reused in place
 
 
 # --------------------------------------------------------------------------- MLP workloads
@@ -54,7 +55,7 @@ def microgd_stepper(model, X, y, kind: str):
     Xt = mg.tensor(X)
 
     def step():
-        opt.zero_grad()
+        opt.zero_grad(set_to_none=SET_TO_NONE[0])
         loss = F.cross_entropy(model(Xt), y)
         loss.backward()
         opt.step()
@@ -263,7 +264,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--quick", action="store_true", help="fewer steps per round")
     ap.add_argument("--json", help="also write the raw results here")
+    ap.add_argument("--keep-grads", action="store_true",
+                    help="microgd steps call zero_grad(set_to_none=False): gradient arrays "
+                         "are reused instead of freed and reallocated every step")
     args = ap.parse_args(argv)
+    SET_TO_NONE[0] = not args.keep_grads
     results = []
     for w in args.workloads.split(","):
         w = w.strip()

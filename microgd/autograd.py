@@ -176,7 +176,10 @@ def backpropagate(
                 previous = pop(parent, None)
                 if previous is not None:
                     pg = previous if pg is None else previous + pg
-                push((parent, pg))
+                if wanted is None and pg is not None and not parent._parents:
+                    parent._accumulate(pg)        # a leaf: store it now, nothing to pass on
+                else:
+                    push((parent, pg))
         if not retain_graph:
             node._release()
     return found

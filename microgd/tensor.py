@@ -187,7 +187,10 @@ class Tensor:
                 "with requires_grad=False (or inside no_grad()), so there is nothing to "
                 "differentiate"
             )
-        seed = _as_grad_seed(self, grad, "backward", as_tensor=False)
+        if grad is None and self.data.size == 1:  # the usual loss.backward()
+            seed = np.ones(self.data.shape, dtype=self.data.dtype)
+        else:
+            seed = _as_grad_seed(self, grad, "backward", as_tensor=False)
         backpropagate([self], [seed], retain_graph=retain_graph)
 
     # the backprop protocol (see autograd.py) --------------------------------
@@ -235,7 +238,7 @@ class Tensor:
             return  # only leaves keep .grad (as in PyTorch)
         if type(g) is not np.ndarray:
             g = np.array(g.data if isinstance(g, Tensor) else g)
-        elif not g.flags.writeable:  # e.g. a broadcast view: make it ours to add into
+        elif g.base is not None and not g.flags.writeable:  # a broadcast view: copy it
             g = g.copy()
         if g.dtype is not self.data.dtype and g.dtype != self.data.dtype:
             g = g.astype(self.data.dtype)

@@ -97,21 +97,23 @@ class Module:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run ``forward`` inside a named scope, so every node made here knows its module
         (draw_graph clusters by it; anomaly errors name it)."""
-        previous = STATE.scope
-        STATE.scope = self._scope_under(previous)
+        state = STATE
+        previous = state.scope
+        cached = self.__dict__.get("_scope_cache")
+        if cached is None or cached[0] is not previous or cached[1] != _PATH_VERSION[0]:
+            cached = self._new_scope(previous)
+        state.scope = cached[2]
         try:
             return self.forward(*args, **kwargs)
         finally:
-            STATE.scope = previous
+            state.scope = previous
 
-    def _scope_under(self, parent: Scope | None) -> Scope:
-        """This module's Scope when called from ``parent``; reused across calls, since a
-        training loop makes the same calls every step."""
-        cached = self.__dict__.get("_scope_cache")
-        if cached is None or cached[0] is not parent or cached[1] != _PATH_VERSION[0]:
-            cached = (parent, _PATH_VERSION[0], Scope(self._path(), type(self).__name__, parent))
-            object.__setattr__(self, "_scope_cache", cached)
-        return cached[2]
+    def _new_scope(self, parent: Scope | None) -> tuple:
+        """This module's Scope when called from ``parent``, cached on the module: a training
+        loop makes the same calls every step, so the same Scope object serves them all."""
+        cached = (parent, _PATH_VERSION[0], Scope(self._path(), type(self).__name__, parent))
+        object.__setattr__(self, "_scope_cache", cached)
+        return cached
 
     def _path(self) -> str:
         """Dotted name from the outermost owning module, e.g. ``MLP.layers.2``."""
