@@ -102,5 +102,8 @@ def load(path: str | os.PathLike) -> Any:
         raise ValueError(f"load: {path} is an .npz file but not a microgd checkpoint (it has "
                          "no manifest); read it with numpy.load") from None
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+        if "allow_pickle" in str(exc):
+            raise ValueError(f"load: {path} holds pickled Python objects; microgd checkpoints "
+                             "are plain arrays and load() never unpickles") from None
         raise ValueError(f"load: {path} is a damaged checkpoint (truncated or corrupt): "
                          f"{exc}") from None

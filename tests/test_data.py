@@ -171,3 +171,13 @@ def test_interrupted_save_keeps_the_old_file(tmp_path, monkeypatch):
     monkeypatch.undo()
     np.testing.assert_array_equal(mg.load(path)["w"], np.ones(3))
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt.npz"]  # no temp file left
+
+
+def test_load_never_unpickles(tmp_path):
+    """A checkpoint that smuggles in a pickled object is refused, not executed."""
+    import json
+    manifest = json.dumps({"version": 1, "root": {"__array__": "a0"}})
+    np.savez(tmp_path / "evil.npz", __microgd__=np.array(manifest),
+             a0=np.array([{"not": "numbers"}], dtype=object))
+    with pytest.raises(ValueError, match="holds pickled Python objects.*never unpickles"):
+        mg.load(tmp_path / "evil.npz")

@@ -88,3 +88,12 @@ def test_surfaces_are_differentiable():
     for surface in mg.viz.surfaces.SURFACES.values():
         p = mg.tensor(np.array(surface.start), requires_grad=True, dtype=np.float64)
         assert mg.gradcheck(lambda t, s=surface: s.fn(t[0], t[1]), [p])
+
+
+def test_plots_without_matplotlib_say_how_to_install(monkeypatch):
+    import sys
+
+    from microgd.viz import plots
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
+    with pytest.raises(ImportError, match=r"pip install 'microgd\[plot\]'"):
+        plots.loss_curves({"a": [1.0, 0.5]})

@@ -240,50 +240,23 @@ class Module:
         return lines[0] + ")" if len(lines) == 1 else "\n".join(lines) + "\n)"
 
 
-class Sequential(Module):
-    """Modules applied one after another: ``Sequential(a, b)(x) == b(a(x))``."""
-
-    def __init__(self, *modules: Module) -> None:
-        super().__init__()
-        for i, m in enumerate(modules):
-            if not isinstance(m, Module):
-                raise TypeError(f"Sequential: argument {i} is a {type(m).__name__}, not a Module")
-            setattr(self, str(i), m)
-
-    def forward(self, x: Any) -> Any:
-        for m in self._modules.values():
-            x = m(x)
-        return x
-
-    def __getitem__(self, i: int) -> Module:
-        return list(self._modules.values())[i]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> Sequential:
-        setattr(self, str(len(self)), module)
-        return self
-
-
-class ModuleList(Module):
-    """A list of modules that registers them (a plain list would hide their weights)."""
+class _ModuleSequence(Module):
+    """Modules held in order under the names "0", "1", ... (registered, so their
+    parameters are found)."""
 
     def __init__(self, modules: Iterable[Module] = ()) -> None:
         super().__init__()
         for m in modules:
             self.append(m)
 
-    def append(self, module: Module) -> ModuleList:
+    def append(self, module: Module) -> _ModuleSequence:
         if not isinstance(module, Module):
-            raise TypeError(f"ModuleList: expected a Module, got {type(module).__name__}")
+            raise TypeError(f"{type(self).__name__}: expected a Module, got "
+                            f"{type(module).__name__}")
         setattr(self, str(len(self)), module)
         return self
 
-    def extend(self, modules: Iterable[Module]) -> ModuleList:
+    def extend(self, modules: Iterable[Module]) -> _ModuleSequence:
         for m in modules:
             self.append(m)
         return self
@@ -296,3 +269,19 @@ class ModuleList(Module):
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())
+
+
+class Sequential(_ModuleSequence):
+    """Modules applied one after another: ``Sequential(a, b)(x) == b(a(x))``."""
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__(modules)
+
+    def forward(self, x: Any) -> Any:
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+
+class ModuleList(_ModuleSequence):
+    """A list of modules that registers them (a plain list would hide their weights)."""
