@@ -20,12 +20,12 @@ from microgd.viz.surfaces import SURFACES
 # learning rates that suit each optimizer on each surface (the optimizers differ in scale)
 RATES = {
     "bowl": dict(sgd=0.15, momentum=0.03, nesterov=0.03, rmsprop=0.05, adagrad=1.0, adam=0.3),
-    "rosenbrock": dict(sgd=1.5e-3, momentum=3e-4, nesterov=3e-4, rmsprop=0.01, adagrad=0.5,
+    "rosenbrock": dict(sgd=2e-3, momentum=5e-4, nesterov=5e-4, rmsprop=0.03, adagrad=1.0,
                        adam=0.1),
     "saddle": dict(sgd=0.05, momentum=0.02, nesterov=0.02, rmsprop=0.01, adagrad=0.1,
                    adam=0.05),
-    "local_minima": dict(sgd=0.5, momentum=0.1, nesterov=0.1, rmsprop=0.05, adagrad=0.5,
-                         adam=0.1),
+    "local_minima": dict(sgd=0.3, momentum=0.3, nesterov=0.3, rmsprop=0.1, adagrad=0.5,
+                         adam=0.2),  # same lr for the SGD family: only momentum rolls on
 }
 
 
@@ -109,9 +109,24 @@ def main(argv: list[str] | None = None) -> int:
     for name, path in race.items():
         print(f"saddle from {start}: {name:>8} ends at ({path[-1, 0]:+.3f}, "
               f"{path[-1, 1]:+.3f})")
-    plots.optimizer_paths(
-        saddle, race, title=f"saddle: Hessian eigenvalues {eig[0]:+.1f}, {eig[1]:+.1f} - "
-        "the slope vanishes, plain GD lingers", path=out_path(args, "dark_mountain_saddle.png"))
+    fig, (a1, a2) = plots.figure(1, 2, figsize=(13, 4.8))
+    plots.optimizer_paths(saddle, race, ax=a1,
+                          title=f"saddle: Hessian eigenvalues {eig[0]:+.1f}, {eig[1]:+.1f}")
+    for name, path in race.items():
+        heights = saddle.height(path[:, 0], path[:, 1])
+        a2.plot(heights, label=name)
+        below = np.flatnonzero(heights < -0.01)  # steps clearly below the saddle's J = 0
+        print(f"saddle: {name:>8} " + (f"leaves the saddle's level (J = 0) after {below[0]} "
+                                       "steps" if below.size else
+                                       f"is still at the saddle's level after {len(path) - 1} "
+                                       "steps"))
+    a2.axhline(0.0, color="grey", lw=0.8, ls="--")
+    a2.text(0, 0.02, "J at the saddle point", color="grey", fontsize=8)
+    a2.set(xlabel="step", ylabel="J(θ)", title="near the saddle the slope vanishes: plain GD "
+           "lingers on the plateau")
+    a2.legend(fontsize=8)
+    a2.grid(alpha=0.3)
+    plots.save(fig, out_path(args, "dark_mountain_saddle.png"))
     return 0
 
 

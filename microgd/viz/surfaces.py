@@ -54,7 +54,7 @@ def _local_minima(x, y):
 SURFACES = {
     "bowl": Surface("bowl", _bowl, (-4.0, 1.5), (-5, 5), (-2, 2), (0.0, 0.0),
                     "an elongated bowl: plain GD zig-zags across the steep axis"),
-    "rosenbrock": Surface("rosenbrock", _rosenbrock, (-1.5, 2.0), (-2, 2), (-1, 3), (1.0, 1.0),
+    "rosenbrock": Surface("rosenbrock", _rosenbrock, (-1.2, 1.0), (-2, 2), (-1, 3), (1.0, 1.0),
                           "Rosenbrock's banana valley: easy to find, slow to follow"),
     "saddle": Surface("saddle", _saddle, (-2.0, 1e-3), (-2.5, 2.5), (-1.6, 1.6), (0.0, 1.0),
                       "a saddle point at the origin: the gradient vanishes but it is no minimum"),
