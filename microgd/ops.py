@@ -11,11 +11,12 @@ and Tensors under ``create_graph=True``, when the very same lines are recorded a
 that is how gradients of gradients (Hessians) come for free, from one set of rules.
 
 A gradient may come back in the broadcast shape of the output: ``unbroadcast`` (one
-helper, below) sums it back to the input's shape for every op.
+helper, below) sums it back to the input's shape, for every op (``Tensor._vjp`` calls it).
 
 Only a few primitives have hand-written backward rules; ``mean``, ``var``, ``softmax``,
 ``log_softmax``, ``logsumexp``, ``maximum``, ``clip``, ``stack``, ``squeeze`` ... are
-compositions of them and need none.
+compositions of them and need none. Two fused ops, ``Linear`` and ``CrossEntropy``, exist
+because a profile of a training step said they pay (see their docstrings).
 """
 from __future__ import annotations
 
