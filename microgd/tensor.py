@@ -109,6 +109,8 @@ class Tensor:
     @property
     def grad_fn(self) -> str | None:
         """Name of the op that produced this tensor (None for leaves)."""
+        if self._op is ops.FreedGraph:
+            return self._ctx["was"]
         return None if self._op is None else self._op.name
 
     def __len__(self) -> int:
@@ -155,7 +157,9 @@ class Tensor:
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="tensor(")
         extra = f", dtype={self.dtype}"
-        if self._op is not None:
+        if self._op is ops.FreedGraph:
+            extra += f", grad_fn={self._ctx['was']} (graph freed by backward)"
+        elif self._op is not None:
             extra += f", grad_fn={self._op.name}"
         elif self.requires_grad:
             extra += ", requires_grad=True"
@@ -250,8 +254,8 @@ class Tensor:
     def _release(self) -> None:
         if self._op is not None:
             self._parents = ()
+            self._ctx = {"was": self._op.name}  # for repr and messages
             self._op = ops.FreedGraph
-            self._ctx = {}
 
     # ----------------------------------------------------------------- operators
     def __add__(self, other: Any) -> Tensor:

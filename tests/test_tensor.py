@@ -318,3 +318,34 @@ def test_item_and_truth_errors():
         bool(mg.tensor([1.0, 2.0]))
     with pytest.raises(TypeError, match="0-d"):
         len(mg.tensor(1.0))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_second_derivatives_through_the_fused_ops(rng, reduction):
+    """Linear and CrossEntropy have hand-written backward rules; they must stay
+    differentiable (create_graph=True) like the primitives."""
+    w = mg.tensor(rng.standard_normal((3, 4)), requires_grad=True, dtype=np.float64)
+    b = mg.tensor(rng.standard_normal(3), requires_grad=True, dtype=np.float64)
+    x = mg.tensor(rng.standard_normal((5, 4)), requires_grad=True, dtype=np.float64)
+    target = np.array([0, 2, 1, 1, 0])
+    v = rng.standard_normal((3, 4))
+
+    def loss(w_, b_, x_):
+        out = mg.nn.F.cross_entropy(mg.nn.F.linear(x_, w_, b_).tanh(), target, reduction)
+        return out if reduction != "none" else (out * np.arange(1, 6)).sum()
+
+    def directional(w_, b_, x_):  # v . dJ/dW, as a function of all three inputs
+        (gw,) = mg.grad(loss(w_, b_, x_), w_, create_graph=True)
+        return (gw * v).sum()
+
+    assert mg.gradcheck(loss, [w, b, x])
+    assert mg.gradcheck(directional, [w, b, x], atol=1e-5, rtol=1e-4)
+
+
+def test_fused_linear_handles_vectors_and_batches(rng):
+    w = mg.tensor(rng.standard_normal((3, 4)), requires_grad=True, dtype=np.float64)
+    for shape in [(4,), (2, 5, 4)]:
+        x = mg.tensor(rng.standard_normal(shape), requires_grad=True, dtype=np.float64)
+        out = mg.nn.F.linear(x, w)
+        np.testing.assert_allclose(out.data, x.data @ w.data.T)
+        assert mg.gradcheck(lambda a, m: mg.nn.F.linear(a, m), [x, w])
