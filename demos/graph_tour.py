@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     model = mg.nn.MLP(3, [4], 2)
     x = mg.tensor(np.random.default_rng(args.seed).standard_normal((args.batch_size, 3)),
                   dtype=np.float32)
+    x.name = "x (a batch of inputs)"
     y = np.arange(args.batch_size) % 2
     logits = model(x)
     paths.append(mg.draw_graph(logits, format=args.format, params=dict(model.named_parameters())

@@ -54,7 +54,14 @@ def loss_curves(runs: Mapping[str, Sequence[float]], xs: Mapping[str, Sequence[f
     for name, losses in runs.items():
         y = np.asarray(losses, dtype=float)
         x = np.asarray(xs[name]) if xs and name in xs else np.arange(len(y))
-        ax.plot(x, y, label=name, lw=1.6)
+        (line,) = ax.plot(x, y, label=name, lw=1.6, marker="." if len(y) < 20 else None)
+        bad = np.flatnonzero(~np.isfinite(y) | (np.abs(y) > 1e30))
+        if bad.size:  # a diverged run: mark where it left the chart
+            last = max(bad[0] - 1, 0)
+            ax.plot(x[last], y[last] if np.isfinite(y[last]) else 1.0, "x", ms=12, mew=3,
+                    color=line.get_color())
+            ax.annotate("diverged", (x[last], y[last] if np.isfinite(y[last]) else 1.0),
+                        textcoords="offset points", xytext=(8, 4), color=line.get_color())
     if logy and all(np.all(np.asarray(v, float)[np.isfinite(np.asarray(v, float))] > 0)
                     for v in runs.values()):
         ax.set_yscale("log")
