@@ -105,9 +105,14 @@ def main(argv: list[str] | None = None) -> int:
             acc = float((model(X).data.argmax(axis=1) == y).mean())
         print(f"exploding init, {label}: largest |dJ/dW| {np.nanmax(norms['layer 0']):.2e}, "
               f"loss {losses[0]:.3g} -> {losses[-1]:.3g}, training accuracy {acc:.0%}")
-    plots.loss_curves(curves, xlabel="step", ylabel="training loss",
-                      title="Exploding gradients: weights initialised too large",
-                      path=out_path(args, "exploding_clipping.png"))
+    fig = plots.loss_curves(curves, xlabel="step", ylabel="training loss",
+                            title="Exploding gradients: weights initialised too large")
+    ax = fig.axes[0]
+    ax.axhline(np.log(10), color="grey", ls="--", lw=0.8)
+    ax.text(0.3, 0.45, "dashed: chance level, ln 10 (a network whose ReLUs all died)",
+            transform=ax.transAxes,
+            color="grey", fontsize=8)
+    plots.save(fig, out_path(args, "exploding_clipping.png"))
     return 0
 
 
