@@ -18,6 +18,7 @@ nodes backpropagates without ``RecursionError``.
 """
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -144,7 +145,22 @@ def backpropagate(
     ready = [(root, pending.pop(root)) for root in list(pending) if users[root] == 0]
     wanted = None if inputs is None else set(inputs)
     found: dict = {}
+    # The walk makes no reference cycles, so Python's cycle collector has nothing to find
+    # here; on a big graph its passes over millions of live nodes would cost ~15 % of it.
+    pause_gc = len(users) > 10_000 and gc.isenabled()
+    if pause_gc:
+        gc.disable()
+    try:
+        _walk(ready, pending, users, wanted, found, retain_graph, create_graph)
+    finally:
+        if pause_gc:
+            gc.enable()
+    return found
 
+
+def _walk(ready: list, pending: dict, users: dict, wanted: set | None, found: dict,
+          retain_graph: bool, create_graph: bool) -> None:
+    """The loop of ``backpropagate``: finish nodes whose users are all done."""
     pop, get, push = pending.pop, pending.get, ready.append
     while ready:
         node, g = ready.pop()                     # every user of node is done: g is total
@@ -182,7 +198,6 @@ def backpropagate(
                     push((parent, pg))
         if not retain_graph:
             node._release()
-    return found
 
 
 # --------------------------------------------------------------------------- mg.grad
