@@ -73,6 +73,12 @@ def test_linear_input_mismatch_is_clear():
     with pytest.raises(ValueError, match=r"linear: input of shape \(2, 3\) has 3 features.*"
                                          r"weight \(4, 5\) expects 5"):
         nn.Linear(5, 4)(mg.tensor(np.ones((2, 3))))
+    with pytest.raises(ValueError, match=r"linear: bias of shape \(3,\) does not match the "
+                                         r"weight \(4, 5\): expected shape \(4,\)"):
+        mg.nn.F.linear(mg.tensor(np.ones((2, 5))), mg.tensor(np.ones((4, 5))),
+                       mg.tensor(np.ones(3)))
+    with pytest.raises(ValueError, match="weight must be 2-D"):
+        mg.nn.F.linear(mg.tensor(np.ones((2, 5))), mg.tensor(np.ones(5)))
 
 
 def test_mlp_structure_and_activation():

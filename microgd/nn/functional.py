@@ -54,7 +54,11 @@ def linear(input: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         )
     if bias is None:
         return ops.Linear.apply(x, weight)
-    return ops.Linear.apply(x, weight, bias if isinstance(bias, Tensor) else _lift(bias, x))
+    b = bias if isinstance(bias, Tensor) else _lift(bias, x)
+    if b.data.shape != ws[:1]:
+        raise ShapeError(f"linear: bias of shape {b.data.shape} does not match the weight "
+                         f"{ws}: expected shape ({ws[0]},)")
+    return ops.Linear.apply(x, weight, b)
 
 
 def dropout(x: Any, p: float = 0.5, training: bool = True) -> Tensor:

@@ -104,7 +104,8 @@ def _escape(text: str) -> str:
 
 
 def _grad_colour(magnitude: float | None, lo: float, hi: float) -> str:
-    """Blue (tiny, vanishing) through green to red (huge, exploding) on a log scale."""
+    """Blue (smallest, vanishing) through white to red (largest, exploding) on a log scale
+    between ``10**lo`` and ``10**hi``; grey for no gradient, magenta for NaN/Inf."""
     if magnitude is None or magnitude == 0 or not math.isfinite(magnitude):
         return "#dddddd" if magnitude is None or magnitude == 0 else "#ff00ff"
     t = 0.5 if hi <= lo else (math.log10(magnitude) - lo) / (hi - lo)
@@ -217,3 +218,5 @@ def _legend(dot: Graph, lo: float, hi: float) -> None:
             prev = uid
         leg.node("legend_zero", label="0 / none", shape="box", style="filled",
                  fillcolor="#dddddd", fontsize="9")
+        leg.node("legend_bad", label="NaN / Inf", shape="box", style="filled",
+                 fillcolor="#ff00ff", fontsize="9")
