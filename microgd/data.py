@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .random import generator
 from .tensor import Tensor, _make
 
 
@@ -38,7 +39,8 @@ class DataLoader:
     """Iterate over a dataset in batches of Tensors; one pass is one epoch.
 
     ``shuffle=True`` draws a new order every epoch from a generator seeded with ``seed``,
-    so the same seed gives the same sequence of batches.
+    so the same seed gives the same sequence of batches (without a seed, from the
+    generator ``mg.manual_seed`` sets).
     """
 
     def __init__(self, dataset: Any, batch_size: int = 1, shuffle: bool = False,
@@ -54,7 +56,8 @@ class DataLoader:
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.seed = seed
-        self._rng = np.random.default_rng(seed)
+        # its own generator when seeded; otherwise mg.manual_seed's, like PyTorch's default
+        self._rng = np.random.default_rng(seed) if seed is not None else None
 
     def __len__(self) -> int:
         n = len(self.dataset)
@@ -62,7 +65,10 @@ class DataLoader:
 
     def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
         n = len(self.dataset)
-        order = self._rng.permutation(n) if self.shuffle else np.arange(n)
+        if self.shuffle:
+            order = (self._rng if self._rng is not None else generator()).permutation(n)
+        else:
+            order = np.arange(n)
         for b in range(len(self)):
             idx = order[b * self.batch_size:(b + 1) * self.batch_size]
             yield self._batch(idx)

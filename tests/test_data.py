@@ -39,6 +39,16 @@ def test_seeded_shuffle_is_reproducible_and_changes_each_epoch():
     assert not np.array_equal(ea1, ea2)
 
 
+def test_unseeded_shuffle_follows_manual_seed():
+    ds = TensorDataset(np.arange(30))
+    mg.manual_seed(5)
+    a = [b[0].data.copy() for b in DataLoader(ds, batch_size=30, shuffle=True)]
+    mg.manual_seed(5)
+    b = [b[0].data.copy() for b in DataLoader(ds, batch_size=30, shuffle=True)]
+    np.testing.assert_array_equal(a[0], b[0])
+    assert sorted(a[0].tolist()) == list(range(30))
+
+
 def test_loader_errors_and_generic_dataset():
     with pytest.raises(ValueError, match=r"same length.*\[3, 4\]"):
         TensorDataset(np.zeros(3), np.zeros(4))
