@@ -670,13 +670,15 @@ class CrossEntropy(Op):
                 return (d * (g / builtins.max(1, len(target) if x.ndim == 2 else 1)),)
             return (d * g if reduction == "sum" else d * g.reshape(g.shape + (1,)),)
         # arrays: scale the saved softmax by the upstream gradient, subtract it at the targets
-        if reduction == "mean":
-            scale = g / builtins.max(1, len(target) if x.ndim == 2 else 1)
+        if reduction == "mean":  # a Python float keeps float32 float32 and is cheap
+            scale = float(g) / builtins.max(1, len(target) if x.ndim == 2 else 1)
+        elif reduction == "sum":
+            scale = float(g)
         else:
-            scale = g if reduction == "sum" else g.reshape(g.shape + (1,))
+            scale = g.reshape(g.shape + (1,))
         d = probs * scale
         if x.ndim == 2:
-            d[np.arange(len(target)), target] -= scale if scale.ndim == 0 else scale[:, 0]
+            d[np.arange(len(target)), target] -= scale if reduction != "none" else scale[:, 0]
         else:
             d[target] -= scale
         return (d,)

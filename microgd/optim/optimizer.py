@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import enable_grad, no_grad
+from ..autograd import STATE, enable_grad
 from ..tensor import Tensor
 
 
@@ -74,7 +74,9 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        with no_grad():
+        previous = STATE.grad_enabled
+        STATE.grad_enabled = False  # an update is not part of any graph (as no_grad())
+        try:
             for group in self.param_groups:
                 for p in group["params"]:
                     if p.grad is not None:
@@ -82,6 +84,8 @@ class Optimizer:
                         if state is None:
                             state = self.state[p] = {}
                         self.update(p, p.grad, state, group)
+        finally:
+            STATE.grad_enabled = previous
         return loss
 
     def update(self, p: Tensor, grad: np.ndarray, state: dict[str, Any],
