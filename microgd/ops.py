@@ -150,6 +150,7 @@ class Op:
 
     name = "op"
     saves = False
+    broadcasts = True  # False: backward already returns fresh arrays of the inputs' shapes
 
     @staticmethod
     def forward(*arrays: np.ndarray, **ctx: Any) -> np.ndarray:
@@ -609,10 +610,13 @@ class Linear(Op):
 
     Fused because the composite (transpose, matmul, add) cost three nodes of Python
     bookkeeping per layer and left W's gradient transposed in memory, which made the
-    optimizer's elementwise update on it slow.
+    optimizer's elementwise update on it slow. Its gradients come out in the inputs' exact
+    shapes (``broadcasts = False``), which holds because ``F.linear`` checks that the bias
+    is ``(out_features,)``.
     """
 
     name = "linear"
+    broadcasts = False
 
     @staticmethod
     def forward(x, w, b=None):

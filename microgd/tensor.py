@@ -219,6 +219,8 @@ class Tensor:
             grads = op.backward(g, self, needs, *parents, **self._ctx)
         else:
             grads = op.backward(g, self.data, needs, *[p.data for p in parents], **self._ctx)
+            if not op.broadcasts and not STATE.detect_anomaly:
+                return grads  # already fresh, per-input arrays of the right shapes
         # each parent gets a gradient of its own shape (undo broadcasting), and never an
         # array another parent also got: leaves accumulate in place (think of x + y -> g, g)
         fitted, previous = [], None
