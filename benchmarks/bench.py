@@ -33,6 +33,7 @@ MLPS = {  # name: (sizes, batch, optimizer)
     "T4": ([784, 256, 256, 10], 128, "adam"),
 }
 TARGETS = {"T1": 1.5, "T2": 1.08, "T3": 1.03, "T4": 1.10}
+ISOLATED = {"T3"}  # measured with each side in its own process (see time_isolated)
 SET_TO_NONE = [True]  # --keep-grads: zero_grad(set_to_none=False), gradients reused in place
 
 
@@ -122,6 +123,46 @@ def time_interleaved(steppers: dict, rounds: int, steps: int, warmup: int) -> di
     return times
 
 
+def worker(name: str, side: str, steps: int, warmup: int) -> None:
+    """One side of an isolated measurement: build, warm up, time ``steps`` steps, print
+    the per-step seconds as JSON."""
+    sizes, batch, kind = MLPS[name]
+    X, y, model, ref = make_problem(sizes, batch)
+    if side == "microgd":
+        fn = microgd_stepper(model, X, y, kind)
+    elif side == "numpy":
+        fn = (lambda: ref.sgd_step(X, y, 0.1)) if kind == "sgd" else (lambda: ref.adam_step(X, y))
+    else:
+        fn = torch_stepper(sizes, X, y, kind, model)
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    print(json.dumps(times))
+
+
+def time_isolated(name: str, sides: list[str], rounds: int, steps: int) -> dict:
+    """Each side in its own fresh process, processes alternating A B, B A, ...
+
+    For big arrays the C allocator's state decides whether a step's buffers come back from
+    the heap or as fresh pages from the OS (thousands of page faults per step), and in one
+    process that state depends on what ran *before*: whichever side runs second profits
+    from the first one's heap. Separate processes give each side the heap it would have in
+    a real training run.
+    """
+    times: dict[str, list[float]] = {k: [] for k in sides}
+    for r in range(rounds):
+        for side in (sides if r % 2 == 0 else sides[::-1]):
+            cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, side,
+                   str(steps)] + (["--keep-grads"] if not SET_TO_NONE[0] else [])
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+            times[side].append(statistics.median(json.loads(out.strip().splitlines()[-1])))
+    return times
+
+
 def run_mlp(name: str, rounds: int, quick: bool) -> dict:
     sizes, batch, kind = MLPS[name]
     X, y, model, ref = make_problem(sizes, batch)
@@ -134,8 +175,10 @@ def run_mlp(name: str, rounds: int, quick: bool) -> dict:
         steppers["torch"] = torch_step
     per_step_guess = {"T1": 5e-5, "T2": 1.5e-3, "T3": 0.09, "T4": 2e-3}[name]
     steps = max(2, int((0.02 if quick else 0.2) / per_step_guess))
-    rounds = rounds * 2 if name == "T3" else rounds
-    times = time_interleaved(steppers, rounds, steps, warmup=max(2, steps))
+    if name in ISOLATED:
+        times = time_isolated(name, list(steppers), rounds * 2, steps=3 if quick else 6)
+    else:
+        times = time_interleaved(steppers, rounds, steps, warmup=max(2, steps))
     out = {"workload": name, "grad_check_max_abs_diff": err}
     for k, ts in times.items():
         out[k] = {"min": min(ts), "median": statistics.median(ts), "max": max(ts)}
@@ -259,6 +302,11 @@ def report(results: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--worker"]:
+        SET_TO_NONE[0] = "--keep-grads" not in argv
+        worker(argv[1], argv[2], int(argv[3]), warmup=2)
+        return 0
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workloads", default="S1,S2,T1,T2,T3,T4,MEM")
     ap.add_argument("--rounds", type=int, default=7)
