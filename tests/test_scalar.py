@@ -1,6 +1,5 @@
 """The scalar engine: every op against central finite differences."""
 import math
-import time
 
 import pytest
 
@@ -95,16 +94,15 @@ def test_diamond_reuse_sums_all_paths():
     assert x2.grad == pytest.approx(11.0)
 
 
-def test_deep_chain_does_not_recurse_and_is_fast():
+def test_deep_chain_does_not_recurse():
+    """100,000 links (200,000 nodes), far past Python's recursion limit; its speed is
+    benchmark S2 (benchmarks/bench.py), not a unit-test matter."""
     x = mg.Value(1.0)
     y = x
     for _ in range(100_000):
         y = y * 1.0001 + 0
-    start = time.perf_counter()
     y.backward()
-    elapsed = time.perf_counter() - start
     assert x.grad == pytest.approx(1.0001 ** 100_000, rel=1e-9)
-    assert elapsed < 1.0  # generous: typical is ~0.2 s for 200,000 nodes
 
 
 def test_bad_inputs_raise_clear_errors():
