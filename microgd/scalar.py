@@ -30,7 +30,7 @@ def _check_number(x: object, where: str) -> float:
 class Value:
     """A scalar that remembers how it was computed, so gradients can flow back to it."""
 
-    __slots__ = ("data", "grad", "label", "_parents", "_local", "_op")
+    __slots__ = ("data", "grad", "label", "_parents", "_local", "_op", "_const")
     requires_grad = True  # every Value takes part in backprop
 
     def __init__(self, data: Number, label: str = "", _parents: tuple = (),
@@ -41,42 +41,44 @@ class Value:
         self._parents = _parents
         self._local = _local
         self._op = _op
+        self._const = None
 
     # ----------------------------------------------------------------- arithmetic
     # A Python number on either side is folded into the op (no node of its own): the graph
-    # shows e.g. "* 2" with one input, and the number's derivative is never needed.
+    # shows e.g. "* 2" with one input, and the number's derivative is never needed. An op
+    # with one input keeps its local derivative as a plain float (fewer objects per node).
     def __add__(self, other: Value | Number) -> Value:
         if isinstance(other, Value):
             return _node(self.data + other.data, (self, other), "+", (1.0, 1.0))
         k = _number(other, "+")
-        return _node(self.data + k, (self,), ("+", k), (1.0,))
+        return _node1(self.data + k, self, "+", 1.0, k)
 
     def __radd__(self, other: Number) -> Value:
         k = _number(other, "+")
-        return _node(k + self.data, (self,), (k, "+"), (1.0,))
+        return _node1(k + self.data, self, "+", 1.0, k)
 
     def __mul__(self, other: Value | Number) -> Value:
         if isinstance(other, Value):
             return _node(self.data * other.data, (self, other), "*", (other.data, self.data))
         k = _number(other, "*")
-        return _node(self.data * k, (self,), ("*", k), (k,))
+        return _node1(self.data * k, self, "*", k, k)
 
     def __rmul__(self, other: Number) -> Value:
         k = _number(other, "*")
-        return _node(k * self.data, (self,), (k, "*"), (k,))
+        return _node1(k * self.data, self, "*", k, k)
 
     def __neg__(self) -> Value:
-        return _node(-self.data, (self,), "neg", (-1.0,))
+        return _node1(-self.data, self, "neg", -1.0)
 
     def __sub__(self, other: Value | Number) -> Value:
         if isinstance(other, Value):
             return _node(self.data - other.data, (self, other), "-", (1.0, -1.0))
         k = _number(other, "-")
-        return _node(self.data - k, (self,), ("-", k), (1.0,))
+        return _node1(self.data - k, self, "-", 1.0, k)
 
     def __rsub__(self, other: Number) -> Value:
         k = _number(other, "-")
-        return _node(k - self.data, (self,), (k, "-"), (-1.0,))
+        return _node1(k - self.data, self, "r-", -1.0, k)
 
     def __truediv__(self, other: Value | Number) -> Value:
         a = self.data
@@ -86,12 +88,12 @@ class Value:
             return _node(a / b, (self, other), "/", (1.0 / b, -a / (b * b)))
         b = _number(other, "/")
         _check_divisor(a, b)
-        return _node(a / b, (self,), ("/", b), (1.0 / b,))
+        return _node1(a / b, self, "/", 1.0 / b, b)
 
     def __rtruediv__(self, other: Number) -> Value:
         k, b = _number(other, "/"), self.data
         _check_divisor(k, b)
-        return _node(k / b, (self,), (k, "/"), (-k / (b * b),))  # d(k/b)/db = -k/b^2
+        return _node1(k / b, self, "r/", -k / (b * b), k)  # d(k/b)/db = -k/b^2
 
     def __pow__(self, other: Value | Number) -> Value:
         if isinstance(other, Value):
@@ -99,48 +101,47 @@ class Value:
             return _node(out, (self, other), "**", (d_base, d_exp))
         b = _number(other, "**")
         out, d_base, _ = _power(self.data, b)
-        return _node(out, (self,), ("**", b), (d_base,))
+        return _node1(out, self, "**", d_base, b)
 
     def __rpow__(self, other: Number) -> Value:
         k = _number(other, "**")
         out, _, d_exp = _power(k, self.data)
-        return _node(out, (self,), (k, "**"), (d_exp,))
+        return _node1(out, self, "r**", d_exp, k)
 
     # ----------------------------------------------------------------- functions
     def relu(self) -> Value:
         x = self.data
-        return _node(x if x > 0 else 0.0, (self,), "relu", (1.0 if x > 0 else 0.0,))
+        return _node1(x if x > 0 else 0.0, self, "relu", 1.0 if x > 0 else 0.0)
 
     def tanh(self) -> Value:
         t = math.tanh(self.data)
-        return _node(t, (self,), "tanh", (1.0 - t * t,))
+        return _node1(t, self, "tanh", 1.0 - t * t)
 
     def sigmoid(self) -> Value:
         x = self.data
         # two forms so that exp never overflows: e^-x for x >= 0, e^x for x < 0
         s = 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
-        return _node(s, (self,), "sigmoid", (s * (1.0 - s),))
+        return _node1(s, self, "sigmoid", s * (1.0 - s))
 
     def exp(self) -> Value:
         try:
             e = math.exp(self.data)
         except OverflowError:
             e = math.inf
-        return _node(e, (self,), "exp", (e,))
+        return _node1(e, self, "exp", e)
 
     def log(self) -> Value:
         x = self.data
         if x <= 0:
             raise ValueError(f"Value log: the logarithm needs a positive value, got {x}")
-        return _node(math.log(x), (self,), "log", (1.0 / x,))
+        return _node1(math.log(x), self, "log", 1.0 / x)
 
     # ----------------------------------------------------------------- backprop protocol
     def _vjp(self, g: float, create_graph: bool = False) -> Sequence[float]:
         local = self._local  # chain rule: d root/d parent = d root/d self * d self/d parent
-        n = len(local)
-        if n == 1:
-            return (g * local[0],)
-        if n == 2:
+        if type(local) is float:
+            return (g * local,)
+        if len(local) == 2:
             return (g * local[0], g * local[1])
         return [g * d for d in local]
 
@@ -163,7 +164,7 @@ class Value:
         return f"Value(data={self.data:.6g}, grad={self.grad:.6g}{label})"
 
 
-def _node(data: float, parents: tuple, op: str | tuple, local: tuple) -> Value:
+def _node(data: float, parents: tuple, op: str, local: tuple) -> Value:
     """Fast constructor for op results (inputs were validated already)."""
     out = object.__new__(Value)
     out.data = data
@@ -172,6 +173,22 @@ def _node(data: float, parents: tuple, op: str | tuple, local: tuple) -> Value:
     out._parents = parents
     out._local = local
     out._op = op
+    out._const = None
+    return out
+
+
+def _node1(data: float, parent: Value, op: str, local: float, const: float | None = None
+           ) -> Value:
+    """A one-input node; ``const`` is a folded Python number (shown as e.g. "* 2", or
+    "2 -" for ops whose name starts with "r", where the number comes first)."""
+    out = object.__new__(Value)
+    out.data = data
+    out.grad = 0.0
+    out.label = ""
+    out._parents = (parent,)
+    out._local = local
+    out._op = op
+    out._const = const
     return out
 
 

@@ -65,9 +65,10 @@ def _fmt(x: float) -> str:
 
 def _op_name(node: Any) -> str:
     if isinstance(node, Value):
-        op = node._op  # a symbol, or (symbol, constant) / (constant, symbol) for numbers
-        return " ".join(p if isinstance(p, str) else f"{p:g}" for p in op) \
-            if isinstance(op, tuple) else op
+        op, k = node._op, node._const  # k: a Python number folded into the op, or None
+        if k is None:
+            return op
+        return f"{k:g} {op[1:]}" if op.startswith("r") else f"{op} {k:g}"
     return node._op.name if node._op is not None else ""
 
 
