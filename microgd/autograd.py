@@ -23,6 +23,8 @@ from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
+
 
 class _State:
     """Global switches, read once per op: recording on/off, anomaly mode, module scope."""
@@ -137,6 +139,11 @@ def backpropagate(
     and nothing is accumulated (this is ``mg.grad``). ``create_graph=True`` hands the
     VJPs Tensors instead of arrays, so the backward pass is itself recorded and can be
     differentiated again.
+
+    The gradient array a node's VJP receives belongs to that node alone (sums are fresh
+    arrays, a gradient passed on whole goes to one parent only, and ``mg.grad`` keeps
+    copies), so a rule may overwrite it in place when it is writeable — ReLU does, which
+    saves an allocation the size of its input on every step.
     """
     pending: dict = {}  # node -> gradient summed over the users that have handed theirs
     for root, seed in zip(roots, seeds):
@@ -168,8 +175,8 @@ def _walk(ready: list, pending: dict, users: dict, wanted: set | None, found: di
         if g is not None:
             if wanted is None:
                 node._accumulate(g)               # a released node raises here
-            elif node in wanted:
-                found[node] = g
+            elif node in wanted:  # a copy: the node's VJP may overwrite g in place
+                found[node] = g.copy() if type(g) is np.ndarray else g
             if not parents:
                 if wanted is not None:
                     node._vjp(g, create_graph)    # a released node raises here

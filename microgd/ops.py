@@ -388,6 +388,9 @@ class Relu(Op):
 
     @staticmethod
     def backward(g, out, needs, a):
+        if type(g) is np.ndarray and g.flags.writeable:  # g is ours to overwrite: see
+            np.multiply(g, a > 0, out=g)                   # autograd.backpropagate
+            return (g,)
         return (g * (a > 0),)
 
 

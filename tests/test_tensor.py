@@ -349,3 +349,19 @@ def test_fused_linear_handles_vectors_and_batches(rng):
         out = mg.nn.F.linear(x, w)
         np.testing.assert_allclose(out.data, x.data @ w.data.T)
         assert mg.gradcheck(lambda a, m: mg.nn.F.linear(a, m), [x, w])
+
+
+def test_in_place_relu_backward_never_corrupts_other_gradients():
+    """ReLU's backward overwrites the gradient it receives; nobody else may hold it."""
+    x = mg.tensor([[-1.0, 2.0], [3.0, -4.0]], requires_grad=True, dtype=np.float64)
+    w = np.array([1.0, 2.0, 3.0, 4.0])
+    n = x.relu().reshape(-1)              # n's gradient reaches relu as a view
+    y = (n * w).sum()
+    gn, gx = mg.grad(y, [n, x], retain_graph=True)
+    np.testing.assert_array_equal(gn.data, w)  # intact, though relu zeroed its copy
+    np.testing.assert_array_equal(gx.data, [[0.0, 2.0], [3.0, 0.0]])
+    a = mg.tensor([1.0, -1.0], requires_grad=True)
+    b = mg.tensor([5.0, 5.0], requires_grad=True)
+    (a.relu() + b).sum().backward()       # add hands g to relu and a copy to b
+    np.testing.assert_array_equal(b.grad, [1.0, 1.0])
+    np.testing.assert_array_equal(a.grad, [1.0, 0.0])
