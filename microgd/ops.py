@@ -82,10 +82,20 @@ def _lift(x: Any, like: Tensor | None = None) -> Tensor:
 
 def _pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
     if not isinstance(a, Tensor):
+        if type(a) is float and isinstance(b, Tensor) and b.data.dtype.kind in "biu":
+            b = _as_default_float(b)
         a = _lift(a, b if isinstance(b, Tensor) else None)
     if not isinstance(b, Tensor):
+        if type(b) is float and a.data.dtype.kind in "biu":
+            a = _as_default_float(a)
         b = _lift(b, a)
     return a, b
+
+
+def _as_default_float(t: Tensor) -> Tensor:
+    """An integer tensor meeting a Python float computes in the default float dtype, as in
+    PyTorch (numpy would pick float64)."""
+    return _make(t.data.astype(get_default_dtype()), (), None, None, False)
 
 
 def normalize_axis(axis: Any, ndim: int, op: str, shape: tuple) -> tuple | None:

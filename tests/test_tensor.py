@@ -28,6 +28,15 @@ def test_python_scalars_never_promote():
     assert x.grad.dtype == np.float32
 
 
+def test_integer_tensors_meeting_python_floats_use_the_default_float():
+    i = mg.tensor([1, 2, 3])
+    for out in (i * 0.5, 0.5 * i, i + 1.5, i / 2.0, 2.0 - i):
+        assert out.dtype == np.float32
+    assert (i * 2).dtype == np.int64 and (i + True).dtype == np.int64
+    mg.set_default_dtype(np.float64)
+    assert (i * 0.5).dtype == np.float64
+
+
 def test_binary_ops_follow_numpy_promotion():
     a = mg.tensor(np.ones(2, np.float32), requires_grad=True)
     b = mg.tensor(np.ones(2, np.float64), requires_grad=True)
