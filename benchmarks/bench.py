@@ -136,12 +136,16 @@ def worker(name: str, side: str, steps: int, warmup: int) -> None:
         fn = torch_stepper(sizes, X, y, kind, model)
     for _ in range(warmup):
         fn()
+    print(json.dumps(seconds_per_call(fn, steps)))
+
+
+def seconds_per_call(fn, calls: int) -> list[float]:
     times = []
-    for _ in range(steps):
+    for _ in range(calls):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    print(json.dumps(times))
+    return times
 
 
 def time_isolated(name: str, sides: list[str], rounds: int, steps: int) -> dict:
@@ -208,11 +212,7 @@ def run_s1(rounds: int) -> dict:
             p.data -= 0.05 * p.grad
 
     step()
-    ts = []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        step()
-        ts.append(time.perf_counter() - t0)
+    ts = seconds_per_call(step, rounds)
     return {"workload": "S1", "microgd": {"min": min(ts), "median": statistics.median(ts),
                                           "max": max(ts)}, "target_ms": 60}
 
