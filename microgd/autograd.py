@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable, Sequence
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -302,13 +301,3 @@ class Scope:
 
     __repr__ = __str__
 
-
-@contextmanager
-def scope(name: str, kind: str):
-    """Record ops made inside the block as belonging to the module ``name``."""
-    previous = STATE.scope
-    STATE.scope = Scope(name, kind, previous)
-    try:
-        yield STATE.scope
-    finally:
-        STATE.scope = previous

@@ -33,14 +33,13 @@ class Value:
     __slots__ = ("data", "grad", "label", "_parents", "_local", "_op", "_const")
     requires_grad = True  # every Value takes part in backprop
 
-    def __init__(self, data: Number, label: str = "", _parents: tuple = (),
-                 _op: str = "", _local: tuple = ()) -> None:
+    def __init__(self, data: Number, label: str = "") -> None:
         self.data = _check_number(data, "Value")
         self.grad = 0.0
         self.label = label
-        self._parents = _parents
-        self._local = _local
-        self._op = _op
+        self._parents = ()  # a leaf; op results are built by _node / _node1 below
+        self._local = ()
+        self._op = ""
         self._const = None
 
     # ----------------------------------------------------------------- arithmetic
