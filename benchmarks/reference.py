@@ -78,3 +78,51 @@ class NumpyMLP:
             denom *= step
             p -= denom
         return loss
+
+
+class BareValue:
+    """The least a micrograd-shaped scalar engine can do, as S2's reference.
+
+    A node is a Python object holding its value, its gradient, a tuple of parents and its
+    local derivative; backward counts users and then finishes nodes in order (iteratively,
+    like microgd). There are no input checks, no labels, no rendering hooks and only the two
+    ops S2 needs, so its time per link is what an object graph costs on this interpreter.
+    """
+
+    __slots__ = ("data", "grad", "_parents", "_local")
+
+    def __init__(self, data: float, parents: tuple = (), local: float = 0.0) -> None:
+        self.data = data
+        self.grad = 0.0
+        self._parents = parents
+        self._local = local
+
+    def __mul__(self, k: float) -> BareValue:
+        return BareValue(self.data * k, (self,), k)
+
+    def __add__(self, k: float) -> BareValue:
+        return BareValue(self.data + k, (self,), 1.0)
+
+    def backward(self) -> None:
+        users = {self: 0}
+        stack = [self]
+        while stack:
+            for p in stack.pop()._parents:
+                if p in users:
+                    users[p] += 1
+                else:
+                    users[p] = 1
+                    stack.append(p)
+        ready = [(self, 1.0)]
+        pending: dict = {}
+        while ready:
+            node, g = ready.pop()
+            node.grad += g
+            for p in node._parents:
+                pg = g * node._local
+                left = users[p] - 1
+                users[p] = left
+                if left:
+                    pending[p] = pending.get(p, 0.0) + pg
+                else:
+                    ready.append((p, pending.pop(p, 0.0) + pg))

@@ -194,6 +194,8 @@ def _node1(data: float, parent: Value, op: str, local: float, const: float | Non
 def _number(x: object, op: str) -> float:
     if type(x) is float:
         return x
+    if type(x) is int:  # not bool: type() is exact
+        return float(x)
     return _check_number(x, f"Value {op}")
 
 
