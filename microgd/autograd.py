@@ -185,7 +185,12 @@ def _walk(ready: list, pending: dict, users: dict, wanted: set | None, found: di
             continue
         else:
             grads = (None,) * len(parents)        # nothing flows through here
-        for parent, pg in zip(parents, grads):
+        # An index, not zip(): on a chain this loop runs once per node, and zip's iterator
+        # objects cost more than the rest of the loop body.
+        i = 0
+        for parent in parents:
+            pg = grads[i]
+            i += 1
             if not parent.requires_grad:
                 continue
             left = users[parent] - 1
@@ -198,7 +203,7 @@ def _walk(ready: list, pending: dict, users: dict, wanted: set | None, found: di
                 previous = pop(parent, None)
                 if previous is not None:
                     pg = previous if pg is None else previous + pg
-                if wanted is None and pg is not None and not parent._parents:
+                if not parent._parents and wanted is None and pg is not None:
                     parent._accumulate(pg)        # a leaf: store it now, nothing to pass on
                 else:
                     push((parent, pg))
