@@ -1,18 +1,19 @@
 """How much of S2 is Python's cycle collector? (``python benchmarks/collector.py``)
 
 Builds the S2 chain (y = y * 1.0001 + 0, N links) from three kinds of node, with the
-collector on and off, and prints the build time per link and the number of full
-collections the build triggered:
+collector on and off, and prints the build time per link, the number of full collections
+the build triggered, and build + backward per link with the collector on:
 
 - ``Value``: microgd's node (a Value and its parents tuple: two tracked objects per node);
 - ``BareValue``: S2's reference engine, the same two objects without microgd's features;
-- ``Link``: one object per node holding its parent directly, the least any graph of
-  Python objects can allocate (it can only describe chains: no tuple, so no DAG).
+- ``SlotValue``: a bare engine with ONE object per node, its (up to two) parents held in
+  slots instead of a tuple.
 
 Every object that can refer to others is tracked by the collector, and its full
 collections walk all of them; they run each time the tracked population grew by a quarter,
 so a graph that keeps growing is walked again and again while it is being built. That
-cost is per link and grows with N, whichever engine builds the graph.
+cost is per link and grows with N, whichever engine builds the graph; only fewer objects
+per node lower it.
 """
 from __future__ import annotations
 
@@ -30,43 +31,84 @@ from reference import BareValue  # noqa: E402
 import microgd as mg  # noqa: E402
 
 
-class Link:
-    __slots__ = ("data", "grad", "_parent", "_local")
+class SlotValue:
+    """A bare node with its parents in slots: one tracked object per node, not two."""
 
-    def __init__(self, data: float, parent: Link | None = None, local: float = 0.0) -> None:
-        self.data, self.grad, self._parent, self._local = data, 0.0, parent, local
+    __slots__ = ("data", "grad", "_a", "_la", "_b", "_lb")
 
-    def __mul__(self, k: float) -> Link:
-        return Link(self.data * k, self, k)
+    def __init__(self, data: float, a: SlotValue | None = None, la: float = 0.0,
+                 b: SlotValue | None = None, lb: float = 0.0) -> None:
+        self.data, self.grad, self._a, self._la, self._b, self._lb = data, 0.0, a, la, b, lb
 
-    def __add__(self, k: float) -> Link:
-        return Link(self.data + k, self, 1.0)
+    def __mul__(self, k: float) -> SlotValue:
+        return SlotValue(self.data * k, self, k)
+
+    def __add__(self, k: float) -> SlotValue:
+        return SlotValue(self.data + k, self, 1.0)
+
+    def backward(self) -> None:  # BareValue's walk, reading the two slots
+        users = {self: 0}
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            for p in (node._a, node._b):
+                if p is None:
+                    break
+                if p in users:
+                    users[p] += 1
+                else:
+                    users[p] = 1
+                    stack.append(p)
+        ready = [(self, 1.0)]
+        pending: dict = {}
+        while ready:
+            node, g = ready.pop()
+            node.grad += g
+            for p, local in ((node._a, node._la), (node._b, node._lb)):
+                if p is None:
+                    break
+                left = users[p] - 1
+                users[p] = left
+                if left:
+                    pending[p] = pending.get(p, 0.0) + g * local
+                else:
+                    ready.append((p, pending.pop(p, 0.0) + g * local))
 
 
-def build_us_per_link(make, n: int, collector: bool) -> tuple[float, int]:
+def us_per_link(make, n: int, collector: bool, backward: bool) -> tuple[float, int]:
+    """Time per link to build the chain (and backpropagate it, if asked), and the number
+    of full collections that ran meanwhile."""
     gc.collect()
     full_before = gc.get_stats()[2]["collections"]
     if not collector:
         gc.disable()
     t0 = time.perf_counter()
-    y = make(1.0)
+    x = make(1.0)
+    y = x
     for _ in range(n):
         y = y * 1.0001 + 0
+    if backward:
+        y.backward()
     elapsed = time.perf_counter() - t0
     gc.enable()
     full = gc.get_stats()[2]["collections"] - full_before
-    del y
+    if backward:
+        assert abs(x.grad - 1.0001 ** n) <= 1e-6 * 1.0001 ** n
+    del x, y
     return elapsed / n * 1e6, full
 
 
 def main() -> None:
-    print("| N | node | build, collector on | build, collector off | full collections |")
-    print("|---|---|---|---|---|")
+    print("| N | node | build, collector on | build, collector off | full collections "
+          "| build + backward |")
+    print("|---|---|---|---|---|---|")
     for n in (10_000, 100_000, 1_000_000):
-        for name, make in (("Value", mg.Value), ("BareValue", BareValue), ("Link", Link)):
-            on, full = build_us_per_link(make, n, True)
-            off, _ = build_us_per_link(make, n, False)
-            print(f"| {n:.0e} | {name} | {on:.2f} us | {off:.2f} us | {full} |")
+        for name, make in (("Value", mg.Value), ("BareValue", BareValue),
+                           ("SlotValue", SlotValue)):
+            on, full = us_per_link(make, n, collector=True, backward=False)
+            off, _ = us_per_link(make, n, collector=False, backward=False)
+            total, _ = us_per_link(make, n, collector=True, backward=True)
+            print(f"| {n:.0e} | {name} | {on:.2f} us | {off:.2f} us | {full} | {total:.2f} us |")
 
 
 if __name__ == "__main__":
