@@ -278,6 +278,39 @@ class Pow(Elementwise):
         return ga, gb
 
 
+class Maximum(Elementwise):
+    """The larger of a and b, elementwise. The gradient goes to the larger input; at a tie
+    each input gets half of it (PyTorch's rule, and what the ``max`` reduction does)."""
+
+    name = "maximum"
+    forward = staticmethod(np.maximum)
+
+    @staticmethod
+    def backward(g, out, needs, a, b):
+        share = _share_of_a(np.greater, a, b, g.dtype)
+        return (g * share if needs[0] else None), (g * (1 - share) if needs[1] else None)
+
+
+class Minimum(Elementwise):
+    """The smaller of a and b, elementwise; ties split the gradient like ``Maximum``."""
+
+    name = "minimum"
+    forward = staticmethod(np.minimum)
+
+    @staticmethod
+    def backward(g, out, needs, a, b):
+        share = _share_of_a(np.less, a, b, g.dtype)
+        return (g * share if needs[0] else None), (g * (1 - share) if needs[1] else None)
+
+
+def _share_of_a(wins: Any, a: Any, b: Any, dtype: Any) -> np.ndarray:
+    """1 where ``wins(a, b)``, 1/2 where a == b, else 0: a constant (the choice of input is
+    piecewise, so it has no derivative of its own)."""
+    a = a.data if isinstance(a, Tensor) else a
+    b = b.data if isinstance(b, Tensor) else b
+    return np.where(a == b, 0.5, wins(a, b)).astype(dtype, copy=False)
+
+
 class Neg(Op):
     name = "neg"
     forward = staticmethod(np.negative)
@@ -778,23 +811,11 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
 
 
 def maximum(a: Any, b: Any) -> Tensor:
-    """Elementwise maximum; at ties the gradient goes to ``a``."""
-    a, b = _pair(a, b)
-    return where(_compare(np.greater_equal, a, b, "maximum"), a, b)
+    return Maximum.apply(*_pair(a, b))
 
 
 def minimum(a: Any, b: Any) -> Tensor:
-    """Elementwise minimum; at ties the gradient goes to ``a``."""
-    a, b = _pair(a, b)
-    return where(_compare(np.less_equal, a, b, "minimum"), a, b)
-
-
-def _compare(fn: Any, a: Tensor, b: Tensor, name: str) -> np.ndarray:
-    try:
-        return fn(a.data, b.data)
-    except ValueError:
-        raise ShapeError(f"{name}: shapes {a.shape} and {b.shape} cannot be broadcast "
-                         "together") from None
+    return Minimum.apply(*_pair(a, b))
 
 
 def clip(x: Any, lo: Any = None, hi: Any = None) -> Tensor:

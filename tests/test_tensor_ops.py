@@ -126,6 +126,34 @@ def test_var_ddof_and_max_ties(rng):
     np.testing.assert_allclose(t.grad, [0, 0.5, 0.5, 0])  # ties share the gradient
 
 
+@pytest.mark.parametrize("fn,a_gets", [(mg.maximum, [1, 0.5, 0]), (mg.minimum, [0, 0.5, 1])])
+def test_maximum_minimum_split_the_gradient_at_ties(fn, a_gets):
+    """PyTorch's rule (torch.maximum / torch.minimum): half to each input where they tie,
+    like the max reduction; a constant broadcast against a Tensor takes its share too."""
+    a = mg.tensor([3.0, 2.0, 1.0], requires_grad=True)
+    b = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    fn(a, b).backward(np.array([2.0, 4.0, 8.0]))
+    np.testing.assert_allclose(a.grad, np.array(a_gets) * [2, 4, 8])
+    np.testing.assert_allclose(b.grad, (1 - np.array(a_gets)) * [2, 4, 8])
+    x = mg.tensor([[0.0, 0.5], [-1.0, 0.0]], requires_grad=True)
+    fn(x, 0.0).sum().backward()
+    np.testing.assert_allclose(x.grad, [[0.5, a_gets[0]], [a_gets[2], 0.5]])
+
+
+def test_maximum_is_differentiable_twice(rng):
+    a, b = T(rng, 3, 4), T(rng, 3, 4)
+    (ga,) = mg.grad((mg.maximum(a, b) ** 3).sum(), [a], create_graph=True)
+    (gaa,) = mg.grad(ga.sum(), [a])
+    wins = a.data > b.data
+    np.testing.assert_allclose(gaa.data, np.where(wins, 6 * a.data, 0.0))  # d²(a³)/da²
+
+
+def test_maximum_keeps_float32():
+    a = mg.tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    mg.maximum(a, 1.5).sum().backward()
+    assert a.grad.dtype == np.float32
+
+
 @pytest.mark.parametrize("axis", [0, 1, -1])
 def test_softmax_family(rng, axis):
     x = T(rng, 3, 4)
