@@ -46,7 +46,9 @@ class SlotValue:
     def __add__(self, k: float) -> SlotValue:
         return SlotValue(self.data + k, self, 1.0)
 
-    def backward(self) -> None:  # BareValue's walk, reading the two slots
+    def backward(self) -> None:
+        # BareValue's walk, copied to read the two slots: sharing it through a "parents of"
+        # function would add a call per node to what is being measured
         users = {self: 0}
         stack = [self]
         while stack:

@@ -284,23 +284,20 @@ class Maximum(Elementwise):
 
     name = "maximum"
     forward = staticmethod(np.maximum)
+    a_wins = staticmethod(np.greater)
 
-    @staticmethod
-    def backward(g, out, needs, a, b):
-        share = _share_of_a(np.greater, a, b, g.dtype)
+    @classmethod
+    def backward(cls, g, out, needs, a, b):
+        share = _share_of_a(cls.a_wins, a, b, g.dtype)
         return (g * share if needs[0] else None), (g * (1 - share) if needs[1] else None)
 
 
-class Minimum(Elementwise):
-    """The smaller of a and b, elementwise; ties split the gradient like ``Maximum``."""
+class Minimum(Maximum):
+    """The smaller of a and b, elementwise; ties split the gradient as in ``Maximum``."""
 
     name = "minimum"
     forward = staticmethod(np.minimum)
-
-    @staticmethod
-    def backward(g, out, needs, a, b):
-        share = _share_of_a(np.less, a, b, g.dtype)
-        return (g * share if needs[0] else None), (g * (1 - share) if needs[1] else None)
+    a_wins = staticmethod(np.less)
 
 
 def _share_of_a(wins: Any, a: Any, b: Any, dtype: Any) -> np.ndarray:
