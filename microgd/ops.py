@@ -98,6 +98,15 @@ def _as_default_float(t: Tensor) -> Tensor:
     return _make(t.data.astype(get_default_dtype()), (), None, None, False)
 
 
+def _fractional(x: Any) -> Tensor:
+    """The input of an op whose result is fractional however whole its input (exp, log,
+    sqrt, tanh, sigmoid, the softmax family, mean, var, true division): integers compute
+    in the default float dtype, as in PyTorch. numpy would return float64, which then
+    quietly turns every float32 op it meets into float64."""
+    x = _lift(x)
+    return _as_default_float(x) if x.data.dtype.kind in "biu" else x
+
+
 def normalize_axis(axis: Any, ndim: int, op: str, shape: tuple) -> tuple | None:
     """``axis`` as a sorted tuple of non-negative ints (None = all axes)."""
     if axis is None:
@@ -745,7 +754,10 @@ def mul(a: Any, b: Any) -> Tensor:
 
 
 def div(a: Any, b: Any) -> Tensor:
-    return Div.apply(*_pair(a, b))
+    a, b = _pair(a, b)
+    if a.data.dtype.kind in "biu" and b.data.dtype.kind in "biu":
+        a, b = _fractional(a), _fractional(b)
+    return Div.apply(a, b)
 
 
 def pow(a: Any, b: Any) -> Tensor:  # noqa: A001  (mirrors numpy/torch naming)
@@ -761,15 +773,15 @@ def matmul(a: Any, b: Any) -> Tensor:
 
 
 def exp(x: Any) -> Tensor:
-    return Exp.apply(_lift(x))
+    return Exp.apply(_fractional(x))
 
 
 def log(x: Any) -> Tensor:
-    return Log.apply(_lift(x))
+    return Log.apply(_fractional(x))
 
 
 def sqrt(x: Any) -> Tensor:
-    return Sqrt.apply(_lift(x))
+    return Sqrt.apply(_fractional(x))
 
 
 def abs(x: Any) -> Tensor:  # noqa: A001
@@ -777,11 +789,11 @@ def abs(x: Any) -> Tensor:  # noqa: A001
 
 
 def tanh(x: Any) -> Tensor:
-    return Tanh.apply(_lift(x))
+    return Tanh.apply(_fractional(x))
 
 
 def sigmoid(x: Any) -> Tensor:
-    return Sigmoid.apply(_lift(x))
+    return Sigmoid.apply(_fractional(x))
 
 
 def relu(x: Any) -> Tensor:
@@ -835,7 +847,7 @@ def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A0
 
 
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    x = _lift(x)
+    x = _fractional(x)
     axes = normalize_axis(axis, x.ndim, "mean", x.shape)
     count = _count(x.shape, axes)
     if count == 0:
@@ -852,7 +864,7 @@ def _count(shape: tuple, axes: tuple | None) -> int:
 
 def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
     """Variance: mean squared distance from the mean, divided by (n - ddof)."""
-    x = _lift(x)
+    x = _fractional(x)
     axes = normalize_axis(axis, x.ndim, "var", x.shape)
     n = _count(x.shape, axes)
     if n - ddof <= 0:
@@ -875,7 +887,7 @@ def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A0
 def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """log(sum(exp(x))) without overflow: subtract the max first (a constant, so the
     gradient, softmax(x), is unchanged)."""
-    x = _lift(x)
+    x = _fractional(x)
     axes = normalize_axis(axis, x.ndim, "logsumexp", x.shape)
     if _count(x.shape, axes) == 0:
         raise ValueError(f"logsumexp: cannot reduce an empty axis (shape {x.shape})")
@@ -889,12 +901,12 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
 
 
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
-    x = _lift(x)
+    x = _fractional(x)
     return x - logsumexp(x, axis=axis, keepdims=True)
 
 
 def softmax(x: Any, axis: int = -1) -> Tensor:
-    x = _lift(x)
+    x = _fractional(x)
     axes = normalize_axis(axis, x.ndim, "softmax", x.shape)
     e = Exp.apply(x - x.data.max(axis=axes, keepdims=True))
     return e / Sum.apply(e, axis=axes, keepdims=True)

@@ -20,7 +20,8 @@ _NEEDS_ONE = (True,)  # a one-input op is only recorded when its input requires 
 
 
 def set_default_dtype(dtype: Any) -> None:
-    """Set the float dtype for Python floats, lists of floats and new Parameters."""
+    """Set the float dtype for Python floats, lists of floats, new Parameters, and for what
+    integer tensors turn into in ops with fractional results (exp, mean, true division ...)."""
     dt = np.dtype(dtype)
     if dt.kind != "f":
         raise TypeError(f"set_default_dtype: expected a float dtype, got {dt}")

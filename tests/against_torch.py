@@ -4,12 +4,13 @@
 
 Not part of the test suite (torch is no dependency of microgd, and the suite's oracles are
 finite differences and hand-worked formulas). It checks, in float64, that values and
-gradients of the ops and losses, the optimizers' trajectories, the LR schedules, a Hessian
-and a whole training loop agree with PyTorch's to ~1e-10: the API contract says
-"PyTorch's semantics where PyTorch has the name".
+gradients of the ops and losses, result dtypes for integer inputs, the optimizers'
+trajectories, the LR schedules, a Hessian and a whole training loop agree with PyTorch's
+to ~1e-10: the API contract says "PyTorch's semantics where PyTorch has the name".
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 from functools import partial
@@ -99,6 +100,25 @@ def ops_and_losses() -> None:
             lambda a: a.sigmoid() + a.tanh(), x * 50)
 
 
+def integer_inputs() -> None:
+    """Integers entering an op with a fractional result: the default float dtype (float32
+    here, so that numpy's float64 would show)."""
+    torch.set_default_dtype(torch.float32)
+    mg.set_default_dtype(np.float32)
+    ours, theirs = mg.tensor([1, 2, 4]), torch.tensor([1, 2, 4])
+    for name, f in [("i / 2", lambda i: i / 2), ("i / i", lambda i: i / i),
+                    ("2 / i", lambda i: 2 / i), ("i * 2.5", lambda i: i * 2.5),
+                    ("exp", lambda i: i.exp()), ("sqrt", lambda i: i.sqrt()),
+                    ("tanh", lambda i: i.tanh()), ("sigmoid", lambda i: i.sigmoid()),
+                    ("i * 2", lambda i: i * 2), ("-i", lambda i: -i), ("sum", lambda i: i.sum())]:
+        m, t = f(ours), f(theirs)
+        same = str(m.dtype) == str(t.dtype).replace("torch.", "")
+        report(f"dtype of {name} on int64 ({m.dtype})", 0.0 if same else math.inf)
+        report(f"value of {name} on int64", np.abs(m.data - t.numpy()).max(), tol=1e-6)
+    torch.set_default_dtype(torch.float64)
+    mg.set_default_dtype(np.float64)
+
+
 def optimizers() -> None:
     configs = [
         ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.3)),
@@ -180,6 +200,7 @@ def hessian_and_training() -> None:
 
 if __name__ == "__main__":
     ops_and_losses()
+    integer_inputs()
     optimizers()
     hessian_and_training()
     print(f"\n{len(failures)} mismatches" + (": " + ", ".join(failures) if failures else ""))

@@ -37,6 +37,27 @@ def test_integer_tensors_meeting_python_floats_use_the_default_float():
     assert (i * 0.5).dtype == np.float64
 
 
+def test_integer_tensors_in_fractional_ops_use_the_default_float():
+    """PyTorch's rule: numpy would give float64 and quietly upcast a float32 graph."""
+    i = mg.tensor([1, 2, 4])
+    fractional = {"i / 2": lambda: i / 2, "i / i": lambda: i / i, "2 / i": lambda: 2 / i,
+                  "exp": i.exp, "log": i.log, "sqrt": i.sqrt, "tanh": i.tanh,
+                  "sigmoid": i.sigmoid, "mean": i.mean, "var": i.var, "softmax": i.softmax,
+                  "log_softmax": i.log_softmax, "logsumexp": i.logsumexp,
+                  "F.softmax": lambda: mg.nn.F.softmax(i)}
+    for name, f in fractional.items():
+        assert f().dtype == np.float32, name
+    np.testing.assert_allclose((i / 2).data, [0.5, 1, 2])
+    np.testing.assert_allclose(i.mean().data, 7 / 3, rtol=1e-6)
+    np.testing.assert_allclose(i.sqrt().data, [1, np.sqrt(2), 2], rtol=1e-6)
+    x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    assert (x * i.sqrt()).dtype == np.float32      # no float64 sneaks into the graph
+    for whole in (-i, i.abs(), i.relu(), i.sum(), i.max(), i * 2, i ** 2):
+        assert whole.dtype == np.int64
+    mg.set_default_dtype(np.float64)
+    assert (i / 2).dtype == i.exp().dtype == np.float64
+
+
 def test_binary_ops_follow_numpy_promotion():
     a = mg.tensor(np.ones(2, np.float32), requires_grad=True)
     b = mg.tensor(np.ones(2, np.float64), requires_grad=True)
