@@ -193,7 +193,10 @@ class Module:
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> OrderedDict:
-        """Name -> copy of the parameter array, in registration order."""
+        """Name -> copy of the parameter array, in registration order.
+
+        Copies make it a snapshot: training on does not change a saved "best" state (in
+        PyTorch the tensors share storage, and one needs ``copy.deepcopy`` for that)."""
         return OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
 
     def load_state_dict(self, state_dict: dict, strict: bool = True) -> LoadResult:
