@@ -93,8 +93,9 @@ def _pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
 
 
 def _as_default_float(t: Tensor) -> Tensor:
-    """An integer tensor meeting a Python float computes in the default float dtype, as in
-    PyTorch (numpy would pick float64)."""
+    """An integer tensor, as a constant of the default float dtype: what PyTorch computes
+    in when integers meet a Python float or an op with fractional results (numpy would
+    pick float64)."""
     return _make(t.data.astype(get_default_dtype()), (), None, None, False)
 
 
@@ -756,7 +757,7 @@ def mul(a: Any, b: Any) -> Tensor:
 def div(a: Any, b: Any) -> Tensor:
     a, b = _pair(a, b)
     if a.data.dtype.kind in "biu" and b.data.dtype.kind in "biu":
-        a, b = _fractional(a), _fractional(b)
+        a, b = _as_default_float(a), _as_default_float(b)
     return Div.apply(a, b)
 
 
