@@ -217,9 +217,13 @@ def run_s1(rounds: int) -> dict:
                                           "max": max(ts)}, "target_ms": 60}
 
 
-def _chain_seconds(make, n: int, collector: bool = True) -> float:
-    """Build y = y * 1.0001 + 0 n times from ``make(1.0)``, backpropagate, check x.grad."""
+def chain_seconds(make, n: int, collector: bool = True, backward: bool = True
+                  ) -> tuple[float, int]:
+    """Build y = y * 1.0001 + 0 n times from ``make(1.0)`` and backpropagate (checking
+    x.grad) unless told not to; the seconds taken, and how many full collections of
+    Python's cycle collector ran meanwhile."""
     gc.collect()
+    full_before = gc.get_stats()[2]["collections"]
     if not collector:
         gc.disable()
     try:
@@ -228,12 +232,14 @@ def _chain_seconds(make, n: int, collector: bool = True) -> float:
         y = x
         for _ in range(n):
             y = y * 1.0001 + 0
-        y.backward()
+        if backward:
+            y.backward()
         elapsed = time.perf_counter() - t0
     finally:
         gc.enable()
-    assert abs(x.grad - 1.0001 ** n) <= 1e-6 * 1.0001 ** n
-    return elapsed
+    if backward:
+        assert abs(x.grad - 1.0001 ** n) <= 1e-6 * 1.0001 ** n
+    return elapsed, gc.get_stats()[2]["collections"] - full_before
 
 
 def run_s2(sizes: list[int]) -> dict:
@@ -247,8 +253,8 @@ def run_s2(sizes: list[int]) -> dict:
         for i in range(repeats):
             pair = [(ours, mg.Value), (bare, BareValue)]
             for times, make in (pair if i % 2 == 0 else pair[::-1]):
-                times.append(_chain_seconds(make, n))
-            off.append(_chain_seconds(mg.Value, n, collector=False))
+                times.append(chain_seconds(make, n)[0])
+            off.append(chain_seconds(mg.Value, n, collector=False)[0])
         for key, times in (("per_link_us", ours), ("bare_us", bare), ("no_collector_us", off)):
             out[key][str(n)] = statistics.median(times) / n * 1e6
     out["target_us"] = 2.0

@@ -17,15 +17,14 @@ per node lower it.
 """
 from __future__ import annotations
 
-import gc
 import os
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
+from bench import chain_seconds  # noqa: E402
 from reference import BareValue  # noqa: E402
 
 import microgd as mg  # noqa: E402
@@ -77,29 +76,6 @@ class SlotValue:
                     ready.append((p, pending.pop(p, 0.0) + g * local))
 
 
-def us_per_link(make, n: int, collector: bool, backward: bool) -> tuple[float, int]:
-    """Time per link to build the chain (and backpropagate it, if asked), and the number
-    of full collections that ran meanwhile."""
-    gc.collect()
-    full_before = gc.get_stats()[2]["collections"]
-    if not collector:
-        gc.disable()
-    t0 = time.perf_counter()
-    x = make(1.0)
-    y = x
-    for _ in range(n):
-        y = y * 1.0001 + 0
-    if backward:
-        y.backward()
-    elapsed = time.perf_counter() - t0
-    gc.enable()
-    full = gc.get_stats()[2]["collections"] - full_before
-    if backward:
-        assert abs(x.grad - 1.0001 ** n) <= 1e-6 * 1.0001 ** n
-    del x, y
-    return elapsed / n * 1e6, full
-
-
 def main() -> None:
     print("| N | node | build, collector on | build, collector off | full collections "
           "| build + backward |")
@@ -107,10 +83,11 @@ def main() -> None:
     for n in (10_000, 100_000, 1_000_000):
         for name, make in (("Value", mg.Value), ("BareValue", BareValue),
                            ("SlotValue", SlotValue)):
-            on, full = us_per_link(make, n, collector=True, backward=False)
-            off, _ = us_per_link(make, n, collector=False, backward=False)
-            total, _ = us_per_link(make, n, collector=True, backward=True)
-            print(f"| {n:.0e} | {name} | {on:.2f} us | {off:.2f} us | {full} | {total:.2f} us |")
+            on, full = chain_seconds(make, n, collector=True, backward=False)
+            off, _ = chain_seconds(make, n, collector=False, backward=False)
+            total, _ = chain_seconds(make, n)
+            print(f"| {n:.0e} | {name} | {on / n * 1e6:.2f} us | {off / n * 1e6:.2f} us | "
+                  f"{full} | {total / n * 1e6:.2f} us |")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import numpy as np
 
 from .anomaly import check_forward
 from .autograd import STATE
-from .tensor import Tensor, _make, get_default_dtype
+from .tensor import Tensor, _data, _make, get_default_dtype
 
 
 class ShapeError(ValueError):
@@ -313,8 +313,7 @@ class Minimum(Maximum):
 def _share_of_a(wins: Any, a: Any, b: Any, dtype: Any) -> np.ndarray:
     """1 where ``wins(a, b)``, 1/2 where a == b, else 0: a constant (the choice of input is
     piecewise, so it has no derivative of its own)."""
-    a = a.data if isinstance(a, Tensor) else a
-    b = b.data if isinstance(b, Tensor) else b
+    a, b = _data(a), _data(b)
     return np.where(a == b, 0.5, wins(a, b)).astype(dtype, copy=False)
 
 
@@ -813,7 +812,7 @@ def astype(x: Any, dtype: Any) -> Tensor:
 
 def where(cond: Any, a: Any, b: Any) -> Tensor:
     """Elementwise ``a`` where ``cond`` holds, else ``b``; gradients flow to the chosen one."""
-    cond = np.asarray(cond.data if isinstance(cond, Tensor) else cond)
+    cond = np.asarray(_data(cond))
     if cond.dtype != np.bool_:
         cond = cond.astype(bool)
     a, b = _pair(a, b)
