@@ -200,33 +200,60 @@ class Module:
         return OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
 
     def load_state_dict(self, state_dict: dict, strict: bool = True) -> LoadResult:
-        """Copy arrays into the parameters of the same names.
+        """Copy arrays into the parameters of the same names, all or nothing.
 
-        With ``strict=True`` any missing or unexpected key, and always any shape mismatch,
-        raises a RuntimeError (as PyTorch does) listing every one, and nothing is changed.
+        Every entry is checked before any is copied, so a bad checkpoint cannot leave the
+        model half old, half new. With ``strict=True`` a missing or unexpected key is an
+        error; a value that is not an array or Tensor, has a non-numeric dtype (strings,
+        objects, complex) or the wrong shape always is. The RuntimeError (as in PyTorch)
+        lists every problem and says that nothing was loaded.
         """
+        if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
+            raise TypeError(f"load_state_dict for {type(self).__name__}: expected a dict of "
+                            f"name -> array, got {type(state_dict).__name__}")
+
+        def base(arr: np.ndarray) -> np.ndarray:  # the array owning the memory arr views
+            while isinstance(arr.base, np.ndarray):
+                arr = arr.base
+            return arr
+
         own = dict(self.named_parameters())
         missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
-        arrays, wrong = {}, []
+        unexpected = [k for k in state_dict.keys() if k not in own]
+        # buffers of our own parameters: a value that is one of them is copied first, so
+        # loading {"a": b.data, "b": a.data} swaps instead of reading a half-written a
+        bases = {id(base(p.data)) for p in own.values()}
+        arrays, not_arrays, wrong_dtype, wrong_shape = {}, [], [], []
         for k, p in own.items():
             if k not in state_dict:
                 continue
             value = state_dict[k]
-            arr = np.asarray(value.data if isinstance(value, Tensor) else value)
+            arr = value.data if isinstance(value, Tensor) else value
+            if not isinstance(arr, (np.ndarray, np.generic)):
+                not_arrays.append(f"{k}: got a {type(value).__name__} (expected a numpy array "
+                                  "or Tensor)")
+                continue
+            arr = np.asarray(arr)
+            if arr.dtype.kind not in "biuf":
+                wrong_dtype.append(f"{k}: checkpoint has dtype {arr.dtype}, model has "
+                                   f"{p.dtype}")
             if arr.shape != p.shape:
-                wrong.append(f"{k}: checkpoint has shape {arr.shape}, model has {p.shape}")
-            arrays[k] = arr
+                wrong_shape.append(f"{k}: checkpoint has shape {arr.shape}, model has {p.shape}")
+            arrays[k] = arr.copy() if id(base(arr)) in bases else arr
         problems = []
         if strict and missing:
-            problems.append("missing keys: " + ", ".join(missing))
+            problems.append("missing keys: " + ", ".join(map(str, missing)))
         if strict and unexpected:
-            problems.append("unexpected keys: " + ", ".join(unexpected))
-        if wrong:
-            problems.append("shape mismatches: " + "; ".join(wrong))
+            problems.append("unexpected keys: " + ", ".join(map(str, unexpected)))
+        if not_arrays:
+            problems.append("not arrays: " + "; ".join(not_arrays))
+        if wrong_dtype:
+            problems.append("dtypes that are not numbers: " + "; ".join(wrong_dtype))
+        if wrong_shape:
+            problems.append("shape mismatches: " + "; ".join(wrong_shape))
         if problems:
             raise RuntimeError(f"load_state_dict for {type(self).__name__}: " + " | ".join(problems)
-                           + " (nothing was loaded)")
+                               + " (nothing was loaded)")
         for k, arr in arrays.items():
             own[k].data[...] = arr  # in place: optimizers keep pointing at the same arrays
         return LoadResult(missing, unexpected)
