@@ -1,9 +1,9 @@
 """Seeing: computation-graph pictures (graphviz), training plots (matplotlib, loaded on
 first use) and 2-D loss surfaces."""
 from . import surfaces
-from .graph import draw_graph
+from .graph import DEFAULT_GRAD_RANGE, LARGE_GRAPH_NODES, LargeGraphWarning, draw_graph, grad_range
 
-draw_dot = draw_graph
+draw_dot = draw_graph  # micrograd's name for it
 
 
 def __getattr__(name: str):
@@ -13,4 +13,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'microgd.viz' has no attribute {name!r}")
 
 
-__all__ = ["draw_graph", "draw_dot", "plots", "surfaces"]
+__all__ = ["draw_graph", "draw_dot", "grad_range", "LargeGraphWarning", "LARGE_GRAPH_NODES",
+           "DEFAULT_GRAD_RANGE", "plots", "surfaces"]

@@ -6,6 +6,8 @@ from typing import Any
 
 import graphviz
 
+from .graph import plain_label
+
 
 class ClusterLayout:
     def __init__(self, dot: graphviz.Digraph, collapse: Any) -> None:
@@ -39,7 +41,7 @@ class ClusterLayout:
         if id(box) not in self.boxes:
             uid = f"box{id(box)}"
             self.boxes[id(box)] = uid
-            self.graph_for(box.parent).node(uid, label=f"{box}", shape="box3d",
+            self.graph_for(box.parent).node(uid, label=plain_label(box), shape="box3d",
                                             style="filled", fillcolor="#fff4d6")
         return True
 
@@ -54,7 +56,7 @@ class ClusterLayout:
         entry = self.clusters.get(id(scope))
         if entry is None:
             sub = graphviz.Digraph(name=f"cluster_{id(scope)}")
-            sub.attr(label=str(scope), style="rounded,dashed", color="#7a7a7a",
+            sub.attr(label=plain_label(scope), style="rounded,dashed", color="#7a7a7a",
                      fontname="Helvetica", fontsize="10")
             self.clusters[id(scope)] = (scope, sub)
             if scope.parent is not None:
