@@ -7,26 +7,34 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, l2_gradient
 
 
 class Adagrad(Optimizer):
     def __init__(self, params: Iterable[Any], lr: float = 0.01, lr_decay: float = 0,
                  weight_decay: float = 0, initial_accumulator_value: float = 0,
                  eps: float = 1e-10) -> None:
-        if lr_decay < 0 or initial_accumulator_value < 0 or eps < 0:
-            raise ValueError("Adagrad: lr_decay, initial_accumulator_value and eps must be "
-                             "non-negative")
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value,
                                       eps=eps))
+
+    def _check(self, group: dict[str, Any], where: str) -> None:
+        super()._check(group, where)
+        for key in ("lr_decay", "initial_accumulator_value", "eps"):
+            self._require_non_negative(group, key, where)
 
     def update(self, p, grad, state, group):
         if not state:
             state["step"] = 0
             state["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
         state["step"] += 1
-        g = grad + group["weight_decay"] * p.data if group["weight_decay"] else grad
+        theta, s = p.data, self.scratch(p.data)  # s: work array, overwritten at will
+        g = l2_gradient(grad, theta, group["weight_decay"])   # g ← ∇J + λθ
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
-        state["sum"] += g * g
-        p.data -= clr * g / (np.sqrt(state["sum"]) + group["eps"])
+        G = state["sum"]
+        G += np.multiply(g, g, out=s)                  # G ← G + g²
+        np.sqrt(G, out=s)
+        s += group["eps"]
+        np.divide(g, s, out=s)                         # d ← g / (√G + ε)
+        s *= clr
+        theta -= s                                     # θ ← θ − lr_t·d

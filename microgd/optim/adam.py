@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, l2_gradient
 
 
 class Adam(Optimizer):
@@ -21,12 +21,19 @@ class Adam(Optimizer):
     def __init__(self, params: Iterable[Any], lr: float = 0.001,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0, amsgrad: bool = False) -> None:
-        if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
-            raise ValueError(f"{type(self).__name__}: betas must be in [0, 1), got {betas}")
-        if eps < 0:
-            raise ValueError(f"{type(self).__name__}: eps must be non-negative, got {eps}")
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+        if isinstance(betas, list):
+            betas = tuple(betas)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps,
                                       weight_decay=weight_decay, amsgrad=amsgrad))
+
+    def _check(self, group: dict[str, Any], where: str) -> None:
+        super()._check(group, where)
+        betas = group["betas"]
+        if not (isinstance(betas, tuple) and len(betas) == 2
+                and all(self._is_number(b) and 0 <= b < 1 for b in betas)):
+            raise ValueError(f"{type(self).__name__}: betas must be in [0, 1), got {betas}"
+                             f"{where}")
+        self._require_non_negative(group, "eps", where)
 
     def update(self, p, grad, state, group):
         if not state:
@@ -39,21 +46,27 @@ class Adam(Optimizer):
         t = state["step"]
         lr, wd = group["lr"], group["weight_decay"]
         beta1, beta2 = group["betas"]
+        theta, s = p.data, self.scratch(p.data)  # s: work array, overwritten at will
         g = grad
         if wd and self.decoupled_weight_decay:
-            p.data *= 1 - lr * wd                      # AdamW: shrink θ directly
+            theta *= 1 - lr * wd                       # AdamW: θ ← θ − lr·λ·θ
         elif wd:
-            g = g + wd * p.data                        # Adam: L2 term in the gradient
+            g = l2_gradient(grad, theta, wd)           # Adam: g ← ∇J + λθ
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        m += (1 - beta1) * (g - m)                     # m ← β1 m + (1 − β1) g
+        np.subtract(g, m, out=s)
+        m += np.multiply(s, 1 - beta1, out=s)          # m ← β1 m + (1 − β1) g
         v *= beta2
-        v += (1 - beta2) * g * g                       # v ← β2 v + (1 − β2) g²
+        np.multiply(g, 1 - beta2, out=s)
+        v += np.multiply(s, g, out=s)                  # v ← β2 v + (1 − β2) g²
         if group["amsgrad"]:
-            np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-            v = state["max_exp_avg_sq"]
-        step_size = lr / (1 - beta1 ** t)
-        denom = np.sqrt(v) / math.sqrt(1 - beta2 ** t) + group["eps"]
-        p.data -= step_size * m / denom                # θ ← θ − lr m̂ / (√v̂ + ε)
+            v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+        step_size = lr / (1 - beta1 ** t)              # lr / (1 − β1ᵗ): m̂ = m / (1 − β1ᵗ)
+        np.sqrt(v, out=s)
+        s /= math.sqrt(1 - beta2 ** t)                 # √v̂ = √v / √(1 − β2ᵗ)
+        s += group["eps"]
+        np.divide(m, s, out=s)
+        s *= step_size                                 # lr·m̂ / (√v̂ + ε)
+        theta -= s                                     # θ ← θ − lr m̂ / (√v̂ + ε)
 
 
 class AdamW(Adam):

@@ -7,20 +7,20 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, l2_gradient
 
 
 class RMSprop(Optimizer):
     def __init__(self, params: Iterable[Any], lr: float = 0.01, alpha: float = 0.99,
                  eps: float = 1e-8, weight_decay: float = 0, momentum: float = 0,
                  centered: bool = False) -> None:
-        if not 0.0 <= alpha:
-            raise ValueError(f"RMSprop: alpha must be non-negative, got {alpha}")
-        if eps < 0 or momentum < 0:
-            raise ValueError(f"RMSprop: eps and momentum must be non-negative, got eps={eps}, "
-                             f"momentum={momentum}")
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                       momentum=momentum, centered=centered))
+
+    def _check(self, group: dict[str, Any], where: str) -> None:
+        super()._check(group, where)
+        for key in ("alpha", "eps", "momentum"):
+            self._require_non_negative(group, key, where)
 
     def update(self, p, grad, state, group):
         if not state:
@@ -31,21 +31,29 @@ class RMSprop(Optimizer):
             if group["centered"]:
                 state["grad_avg"] = np.zeros_like(p.data)
         state["step"] += 1
-        g = grad + group["weight_decay"] * p.data if group["weight_decay"] else grad
+        theta, s = p.data, self.scratch(p.data)  # s: work array, overwritten at will
+        g = l2_gradient(grad, theta, group["weight_decay"])   # g ← ∇J + λθ
         alpha = group["alpha"]
         sq = state["square_avg"]
         sq *= alpha
-        sq += (1 - alpha) * g * g                      # E[g²] ← α E[g²] + (1 − α) g²
+        np.multiply(g, 1 - alpha, out=s)
+        sq += np.multiply(s, g, out=s)                 # E[g²] ← α E[g²] + (1 − α) g²
         if group["centered"]:
             ga = state["grad_avg"]
-            ga += (1 - alpha) * (g - ga)               # E[g] ← α E[g] + (1 − α) g
-            avg = np.sqrt(sq - ga * ga) + group["eps"]
+            np.subtract(g, ga, out=s)
+            ga += np.multiply(s, 1 - alpha, out=s)     # E[g] ← α E[g] + (1 − α) g
+            np.multiply(ga, ga, out=s)
+            np.subtract(sq, s, out=s)
+            np.sqrt(s, out=s)                          # √(E[g²] − E[g]²)
         else:
-            avg = np.sqrt(sq) + group["eps"]
+            np.sqrt(sq, out=s)                         # √E[g²]
+        s += group["eps"]
+        np.divide(g, s, out=s)                         # d ← g / (√… + ε)
         if group["momentum"] > 0:
             buf = state["momentum_buffer"]
             buf *= group["momentum"]
-            buf += g / avg
-            p.data -= group["lr"] * buf
+            buf += s                                   # b ← μb + d
+            np.multiply(buf, group["lr"], out=s)       # (d ← b)
         else:
-            p.data -= group["lr"] * g / avg
+            s *= group["lr"]
+        theta -= s                                     # θ ← θ − lr·d

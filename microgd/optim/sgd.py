@@ -4,6 +4,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 from .optimizer import Optimizer
 
 
@@ -13,24 +15,40 @@ class SGD(Optimizer):
 
     def __init__(self, params: Iterable[Any], lr: float, momentum: float = 0,
                  dampening: float = 0, nesterov: bool = False, weight_decay: float = 0) -> None:
-        if momentum < 0:
-            raise ValueError(f"SGD: momentum must be non-negative, got {momentum}")
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("SGD: Nesterov momentum needs momentum > 0 and dampening = 0")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       nesterov=nesterov, weight_decay=weight_decay))
 
+    def _check(self, group: dict[str, Any], where: str) -> None:
+        super()._check(group, where)
+        self._require_non_negative(group, "momentum", where)
+        self._require_finite(group, "dampening", where)
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(f"{type(self).__name__}: Nesterov momentum needs momentum > 0 "
+                             f"and dampening = 0{where}")
+
     def update(self, p, grad, state, group):
-        d = grad
-        if group["weight_decay"]:
-            d = d + group["weight_decay"] * p.data
-        mu = group["momentum"]
+        theta, s = p.data, self.scratch(p.data)  # s: work array, overwritten at will
+        lr, wd, mu = group["lr"], group["weight_decay"], group["momentum"]
+        d = grad                                             # d ← ∇J
+        if wd:
+            np.multiply(theta, wd, out=s)
+            d = np.add(grad, s, out=s)                       # d ← ∇J + λθ   (held in s)
         if mu:
             buf = state.get("momentum_buffer")
             if buf is None:
-                buf = state["momentum_buffer"] = d.copy()
+                buf = state["momentum_buffer"] = d.copy()    # b ← d on the first step
             else:
-                buf *= mu
-                buf += (1 - group["dampening"]) * d
-            d = d + mu * buf if group["nesterov"] else buf
-        p.data -= group["lr"] * d
+                buf *= mu                                    # b ← μb + (1 − τ)d
+                if group["dampening"]:                       # (no Nesterov: d is not needed
+                    buf += np.multiply(d, 1 - group["dampening"], out=s)  # after this line)
+                else:
+                    buf += d
+            if not group["nesterov"]:
+                d = buf                                      # d ← b
+            elif d is s:
+                s += mu * buf                                # d ← d + μb (a temporary: s
+            else:                                            # already holds d)
+                np.multiply(buf, mu, out=s)
+                d = np.add(s, grad, out=s)                   # d ← ∇J + μb
+        np.multiply(d, lr, out=s)
+        theta -= s                                           # θ ← θ − lr·d
