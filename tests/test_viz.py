@@ -64,11 +64,15 @@ def test_collapse_and_max_depth_shrink_the_picture(tmp_path):
     assert "box3d" in mg.draw_graph(loss, collapse=True).source
 
 
-def test_drawing_a_freed_graph_explains_retain_graph():
-    _, loss = mlp_loss()
+def test_a_graph_is_drawn_whole_after_backward_without_retain_graph(tmp_path):
+    """API.md section 8: backward frees what a second backward needs, not the structure."""
+    model, loss = mlp_loss()
     loss.backward()
-    with pytest.raises(RuntimeError, match="retain_graph=True"):
-        mg.draw_graph(loss)
+    svg = render_svg(mg.draw_graph(loss, color_by_grad=True), tmp_path)
+    for text in ("linear", "relu", "cross_entropy", "MLP.layers.0.weight", "(5, 4) float32"):
+        assert text in svg, text
+    norm = np.linalg.norm(model.layers[0].weight.grad)
+    assert f"|grad| {norm:.4f}" in svg
 
 
 def test_plot_helpers_write_pngs(tmp_path):

@@ -237,11 +237,12 @@ def _check_range(grad_range: Any, where: str) -> tuple[float, float]:
         lo = hi = math.nan
     if not (0 < lo < hi < math.inf):
         raise ValueError(f"{where}: grad_range must be (lo, hi) with 0 < lo < hi, both finite "
-                         f"(the |grad| bounds of the colour scale), got {grad_range!r}")
+                         "(the gradient sizes at the ends of the colour scale), "
+                         f"got {grad_range!r}")
     return lo, hi
 
 
-def _check_root(root: Any, where: str) -> None:
+def _check_root(root: Any, where: str, purpose: str = "draw the graph") -> None:
     if not isinstance(root, (Value, Tensor)):
         raise TypeError(
             f"{where}: expected a Value or a Tensor (the output of a computation), got "
@@ -250,7 +251,7 @@ def _check_root(root: Any, where: str) -> None:
     if isinstance(root, Tensor) and root._op is not None and root._op.name == "freed":
         raise RuntimeError(
             f"{where}: backward() already freed this graph; call backward(retain_graph=True) "
-            "to draw the graph after backpropagating"
+            f"to {purpose} after backpropagating"
         )
 
 
@@ -262,11 +263,12 @@ def grad_range(*roots: Any) -> tuple[float, float]:
         raise TypeError("grad_range: expected at least one Value or Tensor, got none")
     found = []
     for root in roots:
-        _check_root(root, "grad_range")
+        _check_root(root, "grad_range", "read its gradients")
         found += [g for g in map(_grad_of, _walk(root, None)[0]) if g and math.isfinite(g)]
     if not found:
-        raise ValueError(f"grad_range: no nonzero finite gradient in the graph of these "
-                         f"{len(roots)} root(s); call backward(retain_graph=True) first")
+        graphs = "the graph" if len(roots) == 1 else f"the graphs of {len(roots)} roots"
+        raise ValueError(f"grad_range: no nonzero finite gradient in {graphs}; call "
+                         "backward() first (retain_graph=True on a Tensor keeps its graph)")
     lo = math.floor(math.log10(min(found)))
     hi = max(math.ceil(math.log10(max(found))), lo + 1)
     return 10.0 ** lo, 10.0 ** hi
