@@ -220,7 +220,7 @@ def test_grad_range_helper_and_bad_ranges():
     loss.backward()  # without retain_graph: the structure survives (API.md section 8)
     assert mg.viz.grad_range(loss) == (10.0, 100.0)  # only the leaf keeps its .grad
     for bad in [(0, 1), (1, 1), (2, 1), (float("nan"), 1), (1e-3, float("inf")), (1,), "ab",
-                (1, 2, 3), 5]:
+                "12", (1, 2, 3), 5]:
         with pytest.raises(ValueError, match=r"draw_graph: grad_range must be \(lo, hi\)"):
             mg.draw_graph(b, grad_range=bad)
     with pytest.raises(ValueError, match="drop color_by_grad=False or grad_range"):

@@ -232,6 +232,8 @@ class GradScale:
 
 def _check_range(grad_range: Any, where: str) -> tuple[float, float]:
     try:
+        if isinstance(grad_range, (str, bytes)):
+            raise TypeError  # "12" would otherwise read as (1.0, 2.0)
         lo, hi = (float(v) for v in grad_range)
     except (TypeError, ValueError):
         lo = hi = math.nan
