@@ -261,7 +261,8 @@ class _Manifest:
         self.path, self.arrays = path, arrays
 
     def error(self, where: str, problem: str) -> CheckpointError:
-        return CheckpointError(f"load: {self.path}: manifest {_short(where)}: {problem}")
+        where = f" {_short(where)}" if where else ""
+        return CheckpointError(f"load: {self.path}: manifest{where}: {problem}")
 
     def root(self, manifest: Any) -> Any:
         if not isinstance(manifest, dict) or "root" not in manifest:

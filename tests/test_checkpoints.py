@@ -31,11 +31,8 @@ class Pair(nn.Module):
         self.c = nn.Parameter(np.zeros(4))
 
 
-def snapshot(model):
-    return {k: v.copy() for k, v in model.state_dict().items()}
-
-
 def assert_unchanged(model, before):
+    """The model still holds what ``before = model.state_dict()`` (a copy) saw."""
     after = model.state_dict()
     assert list(after) == list(before)
     for k in before:
@@ -45,7 +42,7 @@ def assert_unchanged(model, before):
 # ---------------------------------------------------------------- load_state_dict
 def test_load_state_dict_checks_every_entry_before_copying_any():
     m = Pair()
-    before = snapshot(m)
+    before = m.state_dict()  # a copy
     bad = {"a": np.full((2, 3), 5.0),           # valid: must not be copied either
            "b": np.array([["x", "y", "z"]] * 2),  # strings
            "c": [0.0, 1.0, 2.0, 3.0],             # a list, not an array
@@ -68,7 +65,7 @@ def test_load_state_dict_checks_every_entry_before_copying_any():
 ])
 def test_load_state_dict_each_bad_value_changes_nothing_even_when_not_strict(value, problem):
     m = Pair()
-    before = snapshot(m)
+    before = m.state_dict()  # a copy
     sd = {"a": np.ones((2, 3)), "b": value}  # "c" missing: allowed with strict=False
     with pytest.raises(RuntimeError, match="nothing was loaded") as err:
         m.load_state_dict(sd, strict=False)
@@ -78,7 +75,7 @@ def test_load_state_dict_each_bad_value_changes_nothing_even_when_not_strict(val
 
 def test_load_state_dict_missing_key_strict_changes_nothing():
     m = Pair()
-    before = snapshot(m)
+    before = m.state_dict()  # a copy
     with pytest.raises(RuntimeError, match=r"^load_state_dict for Pair: missing keys: c "
                                            r"\(nothing was loaded\)$"):
         m.load_state_dict({"a": np.ones((2, 3)), "b": np.ones((2, 3))})
@@ -223,10 +220,6 @@ def test_round_trip_of_unusual_but_valid_arrays(tmp_path):
 
 
 # ---------------------------------------------------------------- load: what it refuses
-def test_checkpoint_error_is_a_value_error():
-    assert issubclass(mg.io.CheckpointError, ValueError)
-
-
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
 def test_load_refuses_a_fifo_without_blocking(tmp_path):
     fifo = tmp_path / "pipe.npz"
@@ -275,26 +268,24 @@ def write_zip(path, entries, compression=zipfile.ZIP_STORED):
             zf.writestr(name, data)
 
 
-def peak_bytes_of(fn):
+def refused_with_little_memory(path, message):
+    """load raises CheckpointError(message) having allocated under 5 MB at its peak."""
     tracemalloc.start()
     try:
-        fn()
-    finally:
+        with pytest.raises(CheckpointError, match=message):
+            mg.load(path)
         peak = tracemalloc.get_traced_memory()[1]
+    finally:
         tracemalloc.stop()
-    return peak
+    assert peak < 5_000_000
 
 
 def test_a_compressed_zip_bomb_is_refused_before_inflating(tmp_path):
     path = tmp_path / "bomb.npz"
     np.savez_compressed(path, __microgd__=np.array(MANIFEST), a0=np.zeros(32_000_000))
     assert path.stat().st_size < 1_000_000  # 256 MB of float64 zeros in under 1 MB
-
-    def load():
-        with pytest.raises(CheckpointError, match=r"entry '__microgd__.npy' is compressed.*"
-                                                  "save never compresses"):
-            mg.load(path)
-    assert peak_bytes_of(load) < 5_000_000
+    refused_with_little_memory(path, r"entry '__microgd__.npy' is compressed.*save never "
+                                     "compresses")
 
 
 def test_a_header_declaring_a_huge_shape_is_refused_before_allocating(tmp_path):
@@ -302,13 +293,8 @@ def test_a_header_declaring_a_huge_shape_is_refused_before_allocating(tmp_path):
     header = {"descr": "<f8", "fortran_order": False, "shape": (10**12,)}
     write_zip(path, {"__microgd__.npy": npy_bytes(np.array(MANIFEST)),
                      "a0.npy": npy_bytes(header=header, data=b"\0" * 80)})
-
-    def load():
-        with pytest.raises(CheckpointError, match=r"entry 'a0.npy' declares shape "
-                                                  r"\(1000000000000,\) of float64 "
-                                                  r"\(8000000000000 bytes\) but holds 80 bytes"):
-            mg.load(path)
-    assert peak_bytes_of(load) < 5_000_000
+    refused_with_little_memory(path, r"entry 'a0.npy' declares shape \(1000000000000,\) of "
+                                     r"float64 \(8000000000000 bytes\) but holds 80 bytes")
 
 
 def test_overlapping_entries_are_refused_before_reading(tmp_path):
@@ -355,7 +341,7 @@ for _ in range(101):  # one container more than save writes
 
 
 @pytest.mark.parametrize("manifest,message", [
-    ([1, 2], "manifest : expected a JSON object with 'version' and 'root', got list"),
+    ([1, 2], "manifest: expected a JSON object with 'version' and 'root', got list"),
     ({"version": 1}, "expected a JSON object with 'version' and 'root', got dict"),
     ({"version": 2, "root": None}, "manifest version: format version 2; this microgd reads "
                                    "version 1"),
@@ -407,6 +393,7 @@ def test_entries_save_would_not_write_are_refused(tmp_path, entries, message):
 
 
 def test_existing_load_errors_are_checkpoint_errors(tmp_path):
+    assert mg.io.CheckpointError is CheckpointError and issubclass(CheckpointError, ValueError)
     (tmp_path / "junk.npz").write_bytes(b"this is not a zip file")
     with pytest.raises(CheckpointError, match=r"not a microgd checkpoint \(not an .npz file\)"):
         mg.load(tmp_path / "junk.npz")
