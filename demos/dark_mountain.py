@@ -3,8 +3,9 @@
 You stand on a mountain in the dark and can only feel the slope under your feet: that is
 gradient descent. SGD, momentum, Nesterov, RMSprop, Adagrad and Adam set off from the same
 spot on a bowl, Rosenbrock's valley, a saddle and a surface with two basins. Then a
-learning-rate sweep (too small, right, too large, diverging), and at the saddle the
-Hessian, computed by differentiating the gradient again, shows why plain GD stalls there.
+learning-rate sweep on the bowl with --optimizer, each rate labelled by what its run did
+(too small, about right, too large, diverges), and at the saddle the Hessian, computed by
+differentiating the gradient again, shows why plain GD stalls there.
 
 Pictures: dark_mountain_race.png, dark_mountain_lr.png, dark_mountain_saddle.png.
 """
@@ -46,6 +47,100 @@ def descend(surface, optimizer: str, lr: float, steps: int, start=None) -> np.nd
     return np.array(path)
 
 
+REACH = 1e-4  # a run "gets down" once J falls below this fraction of where it started
+
+
+def outcome(surface, path: np.ndarray) -> tuple[bool, int | None]:
+    """(diverged, steps until J < REACH * J at the start, or None). A run diverges when it
+    blows up or ends higher on the mountain than it started."""
+    heights = surface.height(path[:, 0], path[:, 1])
+    diverged = not np.all(np.isfinite(heights)) or heights[-1] > heights[0] or \
+        np.abs(path[-1]).max() > 1e6
+    below = np.flatnonzero(heights < REACH * heights[0])
+    return diverged, (int(below[0]) if below.size else None)
+
+
+def find_edge(surface, optimizer: str, runs: dict, steps: int, rounds: int = 6):
+    """Bisect (on a log scale) between the largest rate that did not diverge and the next
+    one that did, adding every rate tried to ``runs``; returns the final (lo, hi), or None
+    when the sweep has no such pair."""
+    bad = sorted(lr for lr, p in runs.items() if outcome(surface, p)[0])
+    good = [lr for lr, p in runs.items() if bad and lr < bad[0] and not outcome(surface, p)[0]]
+    if not good:
+        return None
+    lo, hi = max(good), bad[0]
+    for _ in range(rounds):
+        mid = float(np.sqrt(lo * hi))
+        runs[mid] = descend(surface, optimizer, mid, steps)
+        if outcome(surface, runs[mid])[0]:
+            hi = mid
+        else:
+            lo = mid
+    return lo, hi
+
+
+def sweep_labels(surface, runs: dict) -> dict:
+    """Label each rate by what its run did. "diverges": it blew up or ended above its
+    start. Of the rest, "about right": within 1.5x the fewest steps any rate needed to get
+    down (or, when none got down, the one that ended lowest); "too small" / "too large":
+    the others, below or above the best rate."""
+    results = {lr: outcome(surface, p) for lr, p in runs.items()}
+    ok = [lr for lr, (div, _) in results.items() if not div]
+    best, right = None, set()
+    got_down = [lr for lr in ok if results[lr][1] is not None]
+    if got_down:
+        best = min(got_down, key=lambda lr: results[lr][1])
+        right = {lr for lr in got_down if results[lr][1] <= 1.5 * results[best][1]}
+    elif ok:
+        final = {lr: surface.height(runs[lr][-1:, 0], runs[lr][-1:, 1])[0] for lr in ok}
+        best = min(ok, key=final.get)
+        right = {best}
+    labels = {}
+    for lr, (div, _) in results.items():
+        labels[lr] = ("diverges" if div else "about right" if lr in right else
+                      "too small" if lr < best else "too large")  # best exists: ok has lr
+    return labels
+
+
+def describe(surface, lr: float, path: np.ndarray, label: str) -> str:
+    heights = surface.height(path[:, 0], path[:, 1])
+    diverged, reach = outcome(surface, path)
+    if not np.all(np.isfinite(path[-1])) or np.abs(path[-1]).max() > 1e6:
+        what = "blew up (|θ| passed 1e6)"
+    elif diverged:
+        what = "ended higher than it started"
+    elif reach is not None:
+        what = f"below {REACH:g} of its start after {reach} steps"
+    else:
+        what = f"never below {REACH:g} of its start"
+    return (f"learning rate {lr:.6g} ({label}): J goes {heights[0]:.4g} -> {heights[-1]:.4g} "
+            f"in {len(path) - 1} steps; {what}")
+
+
+def pick_shown(runs: dict, labels: dict, lr_flag: float) -> list[float]:
+    """The rates to draw: --lr, and one of each other label: the middle "about right", the
+    slowest "too small" within 16x of the smallest "about right", the largest "too large",
+    and the smallest rate that diverges 5 % above the largest that does not (so the two
+    differ in the picture)."""
+    by = {k: sorted(lr for lr in runs if labels[lr] == k) for k in set(labels.values())}
+    by.pop(labels[lr_flag])  # --lr itself stands for its label
+    shown = {lr_flag}
+    right = sorted(lr for lr in runs if labels[lr] == "about right")
+    if "about right" in by:
+        shown.add(right[len(right) // 2])
+    if "too small" in by:
+        top = min(right or by["too small"])
+        shown.add(min((lr for lr in by["too small"] if lr >= top / 16),
+                      default=by["too small"][-1]))
+    if "too large" in by:
+        shown.add(by["too large"][-1])
+    if "diverges" in by:
+        calm = max((lr for lr in runs if labels[lr] != "diverges"), default=0.0)
+        shown.add(min((lr for lr in by["diverges"] if lr >= 1.05 * calm),
+                      default=by["diverges"][0]))
+    return sorted(shown)
+
+
 def hessian(surface, point) -> np.ndarray:
     """Second derivatives by differentiating the gradient (create_graph=True)."""
     theta = mg.tensor(np.asarray(point, dtype=np.float64), requires_grad=True)
@@ -55,11 +150,13 @@ def hessian(surface, point) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = parser(__doc__, optimizer="sgd", lr=0.15, batch_size=1, epochs=150)
-    ap.epilog = "--epochs is the number of steps; --batch-size does not apply (one point)"
+    ap = parser(__doc__, optimizer="sgd", lr=0.15, steps=150, quiet=True, helps={
+        "optimizer": "the optimizer of the learning-rate sweep (the race runs them all)",
+        "lr": "the rate the sweep is centred on (the race uses rates tuned per optimizer)",
+        "steps": "steps per run (the saddle race takes twice as many)"})
     args = ap.parse_args(argv)
     plots = mg.viz.plots
-    steps = args.epochs
+    steps = args.steps
 
     # 1. the race
     fig, axes = plots.figure(2, 2, figsize=(13, 10))
@@ -75,20 +172,37 @@ def main(argv: list[str] | None = None) -> int:
         plots.optimizer_paths(surface, paths, ax=ax, title=f"{name}: {surface.about}")
     plots.save(fig, out_path(args, "dark_mountain_race.png"))
 
-    # 2. the learning rate, with --optimizer on the bowl
+    # 2. the learning rate, with --optimizer on the bowl: rates doubling from --lr/64 to
+    # at least 16 * --lr (on until one diverges), each labelled by what its run did (see
+    # sweep_labels), and the edge of divergence found by bisection, where "too large but
+    # not diverging" lives
     bowl = SURFACES["bowl"]
-    rates = {"too small": args.lr / 30, "about right": args.lr, "too large": args.lr * 1.3,
-             "diverges": args.lr * 1.45}
-    curves, paths = {}, {}
-    for label, lr in rates.items():
-        path = descend(bowl, args.optimizer, lr, min(steps, 60))
-        heights = bowl.height(path[:, 0], path[:, 1])
-        curves[f"{label} (lr {lr:.3g})"] = heights
-        paths[f"{label} (lr {lr:.3g})"] = path[:16]  # the first steps tell the story
-        print(f"learning rate {lr:.3g} ({label}): J goes {heights[0]:.3g} -> {heights[-1]:.3g}")
+    rates = [args.lr * 2.0 ** k for k in range(-6, 5)]
+    runs = {lr: descend(bowl, args.optimizer, lr, steps) for lr in rates}
+    while not any(outcome(bowl, p)[0] for p in runs.values()) and rates[-1] < args.lr * 4096:
+        rates.append(rates[-1] * 2)  # keep doubling until a rate diverges
+        runs[rates[-1]] = descend(bowl, args.optimizer, rates[-1], steps)
+    edge = find_edge(bowl, args.optimizer, runs, steps)
+    labels = sweep_labels(bowl, runs)
+    for lr in sorted(runs):
+        print(describe(bowl, lr, runs[lr], labels[lr]))
+    print(f"your --lr {args.lr:g} is {labels[args.lr]} for {args.optimizer} on the bowl "
+          f"({steps} steps)")
+    if edge:
+        print(f"the edge, by bisection: lr {edge[0]:.6g} does not diverge, {edge[1]:.6g} does")
+    if args.optimizer == "sgd":
+        lam = float(np.linalg.eigvalsh(hessian(bowl, bowl.minimum)).max())
+        print(f"theory for plain GD on a quadratic: the steps grow without bound above "
+              f"2/λ_max = 2/{lam:.3g} = {2 / lam:.3g} (λ_max: the Hessian's largest eigenvalue)")
+
+    shown = pick_shown(runs, labels, args.lr)
     fig, (a1, a2) = plots.figure(1, 2, figsize=(13, 4.8))
-    for k, v in curves.items():
-        a1.plot(v, label=k)
+    paths = {}
+    for lr in shown:
+        key = f"{labels[lr]} (lr {lr:.3g}{', --lr' if lr == args.lr else ''})"
+        heights = bowl.height(runs[lr][:, 0], runs[lr][:, 1])
+        a1.plot(heights, label=key)
+        paths[key] = runs[lr][:16]  # the first steps tell the story
     a1.set(yscale="log", xlabel="step", ylabel="J(θ)",
            title=f"{args.optimizer}: the learning rate decides everything")
     a1.set_ylim(1e-6, 1e4)

@@ -56,7 +56,8 @@ def train(X, y, batch_size, epochs, optimizer, lr, seed, quiet, label):
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = parser(__doc__, optimizer="sgd", lr=0.1, batch_size=32, epochs=20)
+    ap = parser(__doc__, optimizer="sgd", lr=0.1, batch_size=32, epochs=20, seed=0,
+                quiet=True, helps={"batch_size": "the mini-batch variant's batch size"})
     args = ap.parse_args(argv)
     plots = mg.viz.plots
     Xtr, ytr, Xte, yte = split(args.seed)

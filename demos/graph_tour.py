@@ -12,7 +12,9 @@ from common import mg, out_path, parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = parser(__doc__, optimizer="sgd", lr=0.1, batch_size=4, epochs=1)
+    ap = parser(__doc__, seed=0, batch_size=4,
+                helps={"batch_size": "rows in the MLP's input batch x",
+                       "seed": "random seed (the MLP's weights and its input)"})
     ap.add_argument("--format", default="png", choices=["png", "svg", "pdf"])
     args = ap.parse_args(argv)
 

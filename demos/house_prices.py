@@ -40,8 +40,8 @@ def fit(X, y, lr, args, label, max_epochs):
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = parser(__doc__, optimizer="sgd", lr=0.05, batch_size=64, epochs=60)
-    ap.add_argument("--n", type=int, default=2000, help="number of houses")
+    ap = parser(__doc__, optimizer="sgd", lr=0.05, batch_size=64, epochs=60, n=2000, seed=0,
+                quiet=True, helps={"n": "number of houses"})
     args = ap.parse_args(argv)
     X, y = mg.datasets.house_prices(args.n, seed=args.seed)
     X64, y64 = X.astype(np.float64), y.astype(np.float64)

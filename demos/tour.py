@@ -20,7 +20,9 @@ TOUR = [
         "graph_mlp_collapsed.png": "The same MLP with each Linear collapsed to one box.",
         "graph_loss.png": "The loss after backward, parameters coloured by |gradient|.",
     }),
-    ("scalar_moons.py", [], {
+    ("scalar_moons.py", ["--quiet"], {
+        "scalar_moons_boundary.png": "The boundary the scalar-Value MLP learned: every "
+                                     "training point on its side (100 % accuracy).",
         "scalar_mlp_graph.png": "A tiny scalar-Value MLP: one node per neuron (Σ w·x + b), "
                                 "each weight with its gradient.",
     }),
@@ -38,15 +40,18 @@ TOUR = [
     }),
     ("dark_mountain.py", ["--quiet"], {
         "dark_mountain_race.png": "Six optimizers racing down four loss surfaces.",
-        "dark_mountain_lr.png": "Learning rate too small, right, too large, diverging.",
+        "dark_mountain_lr.png": "A learning-rate sweep with plain GD on the bowl, each rate "
+                                "labelled by what its run did: too small, about right, too "
+                                "large, diverges.",
         "dark_mountain_saddle.png": "At a saddle the gradient vanishes; the Hessian has "
                                     "eigenvalues of both signs.",
     }),
     ("vanishing_exploding.py", ["--quiet"], {
         "vanishing_grad_norms.png": "Per-layer gradient norms: sigmoid layers vanish, "
                                     "ReLU with He init does not.",
-        "vanishing_graph.png": "The deep sigmoid net coloured by |gradient|: blue early "
-                               "layers barely learn.",
+        "vanishing_graph.png": "Both deep nets' graphs on one |gradient| colour scale: the "
+                               "sigmoid's early layers get vanishing (blue) gradients, "
+                               "ReLU+He's stay the same size.",
         "exploding_clipping.png": "Weights initialised too large: gradients explode; "
                                   "clip_grad_norm_ tames them.",
     }),
@@ -54,7 +59,7 @@ TOUR = [
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=" ".join(__doc__.split()))
     ap.add_argument("--out", default="out", help="folder for pictures and index.html")
     args = ap.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)

@@ -5,14 +5,17 @@ every layer on its way back and the early layers barely learn. The same depth wi
 and He (Kaiming) init keeps the gradient's size steady. Then an exploding setup (weights
 initialised too large) whose gradients blow up, tamed by clip_grad_norm_.
 
-Pictures: vanishing_grad_norms.png, vanishing_graph.png (nodes coloured by gradient
-size), exploding_clipping.png.
+Pictures: vanishing_grad_norms.png, vanishing_graph.png (both networks' graphs, parameters
+coloured by gradient size on one shared scale), exploding_clipping.png.
 """
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 
 import matplotlib
+import matplotlib.image
 import numpy as np
 from common import make_optimizer, mg, out_path, parser, progress
 
@@ -57,8 +60,44 @@ def train(model, X, y, args, label, clip: float | None = None):
     return norms, losses
 
 
+def draw_graphs(X, y, args) -> str:
+    """The deep sigmoid and ReLU+He networks as graphs, each module one box, parameters
+    coloured by |grad| on ONE scale (``mg.viz.grad_range`` of both), so a colour means
+    the same gradient size in every layer of both; composed side by side in one picture."""
+    nets = {f"{DEPTH} sigmoid layers, default init": ("sigmoid", None),
+            f"{DEPTH} ReLU layers, He init": ("relu", "he")}
+    losses, params = {}, {}
+    for title, (activation, init) in nets.items():
+        model = deep_mlp(activation, init, args.seed)
+        losses[title] = mg.nn.F.cross_entropy(model(X), y)
+        losses[title].backward(retain_graph=True)  # keep the graph to draw it
+        params[title] = dict(model.named_parameters())
+    scale = mg.viz.grad_range(*losses.values())
+    print(f"graph colours: one |grad| scale for both networks, {scale[0]:.0e} to {scale[1]:.0e}")
+    images = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (title, loss) in enumerate(losses.items()):
+            dot = mg.draw_graph(loss, format="png", rankdir="TB", show_data=False,
+                                grad_range=scale, params=params[title],
+                                collapse=[mg.nn.Linear, mg.nn.Sigmoid, mg.nn.ReLU])
+            dot.attr(ranksep="0.25", nodesep="0.2")
+            images[title] = matplotlib.image.imread(dot.render(os.path.join(tmp, str(i)),
+                                                               cleanup=True))
+    height = max(im.shape[0] for im in images.values())
+    width = sum(im.shape[1] for im in images.values())
+    fig, axes = mg.viz.plots.figure(1, 2, figsize=(width / 100, height / 100 + 0.6),
+                                    gridspec_kw={"width_ratios": [im.shape[1] for im in
+                                                                  images.values()]})
+    for ax, (title, im) in zip(axes, images.items()):
+        ax.imshow(im)
+        ax.set_title(title, fontsize=14)
+        ax.axis("off")
+    return mg.viz.plots.save(fig, out_path(args, "vanishing_graph.png"))
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = parser(__doc__, optimizer="sgd", lr=0.05, batch_size=64, epochs=3)
+    ap = parser(__doc__, optimizer="sgd", lr=0.05, batch_size=64, epochs=3, seed=0,
+                quiet=True)
     args = ap.parse_args(argv)
     plots = mg.viz.plots
     X, y = mg.datasets.digits()
@@ -84,13 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     a2.legend(fontsize=7, ncol=2)
     plots.save(fig, out_path(args, "vanishing_grad_norms.png"))
 
-    # the graph of the sigmoid network, coloured by gradient size (blue = vanishing)
-    model = deep_mlp("sigmoid", None, args.seed)
-    loss = mg.nn.F.cross_entropy(model(X[:16]), y[:16])
-    loss.backward(retain_graph=True)
-    dot = mg.draw_graph(loss, format="png", rankdir="TB", color_by_grad=True,
-                        show_data=False)
-    path = dot.render(out_path(args, "vanishing_graph"), cleanup=True)
+    # both networks' graphs after one backward, side by side on one gradient colour scale
+    path = draw_graphs(X[:16], y[:16], args)
     print(f"wrote {path}")
 
     # exploding: weights drawn too large (std 0.4, He would be 0.25); a few huge gradient

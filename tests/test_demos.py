@@ -1,16 +1,101 @@
-"""Every demo runs with tiny settings and writes its pictures; so does the tour."""
+"""Every demo runs with tiny settings and writes its pictures; so does the tour.
+
+Each demo's ``--help`` lists exactly the flags it declares in FLAGS below, every listed
+flag is read by the demo once its arguments are parsed (recorded while it runs), flags
+it does not honour are rejected, and changing a flag changes what the cheap demos do.
+dark_mountain's learning-rate labels are checked against the closed form of gradient
+descent on its bowl.
+"""
+import json
+import os
+import re
+import runpy
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# the flags each demo honours (besides -h/--help)
+FLAGS = {
+    "graph_tour.py": {"--seed", "--batch-size", "--format", "--out"},
+    "scalar_moons.py": {"--n", "--steps", "--lr", "--seed", "--out", "--quiet"},
+    "digits.py": {"--optimizer", "--lr", "--batch-size", "--epochs", "--seed", "--out",
+                  "--quiet"},
+    "house_prices.py": {"--optimizer", "--lr", "--batch-size", "--epochs", "--n", "--seed",
+                        "--out", "--quiet"},
+    "dark_mountain.py": {"--optimizer", "--lr", "--steps", "--out", "--quiet"},
+    "vanishing_exploding.py": {"--optimizer", "--lr", "--batch-size", "--epochs", "--seed",
+                               "--out", "--quiet"},
+    "tour.py": {"--out"},
+}
+EVERY_FLAG = {"--optimizer": "sgd", "--lr": "0.1", "--batch-size": "8", "--epochs": "2",
+              "--steps": "3", "--n": "50", "--seed": "3", "--format": "svg", "--quiet": None}
+
+# tiny settings for each demo's run in this module (the tour uses its own)
+TINY = {
+    "graph_tour.py": ["--format", "svg"],
+    "scalar_moons.py": [],
+    "digits.py": ["--epochs", "20", "--quiet"],
+    "house_prices.py": ["--epochs", "30", "--quiet"],
+    "dark_mountain.py": ["--steps", "60", "--quiet"],
+    "vanishing_exploding.py": ["--epochs", "1", "--quiet"],
+    "tour.py": [],
+}
+
+# runs a demo as __main__ and records which parsed arguments it reads afterwards
+RECORDER = r'''
+import argparse, json, os, runpy, sys
+read = set()
+class Recording(argparse.Namespace):
+    armed = False
+    def __getattribute__(self, name):
+        if type(self).armed and not name.startswith("_"):
+            read.add(name)
+        return super().__getattribute__(name)
+parse = argparse.ArgumentParser.parse_args
+def parse_args(self, args=None, namespace=None):
+    ns = parse(self, args, Recording() if namespace is None else namespace)
+    Recording.armed = True
+    return ns
+argparse.ArgumentParser.parse_args = parse_args
+script = sys.argv[1]
+sys.argv = sys.argv[1:]
+sys.path.insert(0, os.path.dirname(script))
+try:
+    runpy.run_path(script, run_name="__main__")
+finally:
+    with open(os.environ["DEMO_ARGS_READ"], "w") as f:
+        json.dump(sorted(read), f)
+'''
 
 
 def run_demo(name, *args):
     return subprocess.run([sys.executable, str(ROOT / "demos" / name), *args],
                           capture_output=True, text=True, timeout=600)
+
+
+def run_recorded(name, folder, *args):
+    """Run a demo with --out folder; (completed process, the argument names it read)."""
+    record = folder / "args_read.json"
+    r = subprocess.run([sys.executable, "-c", RECORDER, str(ROOT / "demos" / name),
+                        "--out", str(folder), *args], capture_output=True, text=True,
+                       timeout=600, env={**os.environ, "DEMO_ARGS_READ": str(record)})
+    return r, set(json.loads(record.read_text())) if record.exists() else set()
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Every demo once with its tiny settings, two at a time: {name: (run, read, folder)}."""
+    def one(name):
+        folder = tmp_path_factory.mktemp(name.removesuffix(".py"))
+        return name, (*run_recorded(name, folder, *TINY[name]), folder)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(pool.map(one, TINY))
 
 
 def pictures_ok(folder, names):
@@ -20,70 +105,235 @@ def pictures_ok(folder, names):
         assert p.read_bytes()[:4] == b"\x89PNG", n
 
 
-def test_scalar_moons_reaches_100_percent(tmp_path):
-    r = run_demo("scalar_moons.py", "--out", str(tmp_path))
+def ok(runs, name):
+    r, _, folder = runs[name]
     assert r.returncode == 0, r.stdout + r.stderr
+    return r, folder
+
+
+# --- flags -----------------------------------------------------------------------------
+
+def help_flags(text):
+    options = text.split("options:")[1]
+    return set(re.findall(r"^\s+(--[a-z-]+)", options, flags=re.M)) - {"--help"}
+
+
+@pytest.mark.parametrize("script", sorted(FLAGS))
+def test_help_lists_exactly_the_flags_the_demo_honours(script):
+    r = run_demo(script, "--help")
+    assert r.returncode == 0, r.stderr
+    assert help_flags(r.stdout) == FLAGS[script]
+
+
+@pytest.mark.parametrize("script", sorted(FLAGS))
+def test_flags_a_demo_does_not_honour_are_rejected(script):
+    unused = [f for f in EVERY_FLAG if f not in FLAGS[script]]
+    args = [a for f in unused for a in (f, EVERY_FLAG[f]) if a is not None]
+    r = run_demo(script, *args)
+    assert r.returncode == 2 and "unrecognized arguments" in r.stderr, r.stderr
+    for flag in unused:
+        assert flag in r.stderr
+
+
+def test_graph_tour_rejects_training_flags():
+    for flag in ("--lr", "--optimizer", "--epochs"):
+        r = run_demo("graph_tour.py", flag, "sgd" if flag == "--optimizer" else "1")
+        assert r.returncode == 2 and f"unrecognized arguments: {flag}" in r.stderr
+
+
+@pytest.mark.parametrize("script", sorted(FLAGS))
+def test_every_listed_flag_is_read_by_the_demo(runs, script):
+    r, read, _ = runs[script]
+    assert r.returncode == 0, r.stdout + r.stderr
+    dests = {f.removeprefix("--").replace("-", "_") for f in FLAGS[script]}
+    assert dests <= read, f"{script} never reads {sorted(dests - read)}"
+
+
+@pytest.mark.parametrize("script", [s for s in FLAGS if "--quiet" in FLAGS[s]])
+def test_quiet_silences_the_progress_bars(runs, script):
+    r, _, _ = runs[script]
+    if "--quiet" in TINY[script]:
+        assert "it/s" not in r.stderr and "%|" not in r.stderr, r.stderr[-500:]
+    else:
+        assert "%|" in r.stderr  # the bar is there without --quiet
+
+
+def normalised(text, folder):
+    text = text.replace(str(folder), "OUT")
+    return re.sub(r"\d+\.\d+ s\b", "T s", text)
+
+
+def effects(tmp_path, script, base, changes):
+    """Run the demo with ``base`` and with each change; each output must differ (``base``
+    has --quiet where the demo takes it: a progress bar's timings would differ anyway)."""
+    outs = {}
+    for i, extra in enumerate([[]] + changes):
+        folder = tmp_path / str(i)
+        r = run_demo(script, "--out", str(folder), *base, *extra)
+        outs[" ".join(extra)] = normalised(r.stdout + r.stderr, folder)
+    first = outs.pop("")
+    for change, out in outs.items():
+        assert out != first, f"{script}: {change} changed nothing"
+
+
+def test_graph_tour_flags_change_the_pictures(tmp_path):
+    effects(tmp_path, "graph_tour.py", ["--format", "svg"],
+            [["--seed", "1"], ["--batch-size", "7"]])
+    r = run_demo("graph_tour.py", "--out", str(tmp_path / "png"), "--format", "png")
+    assert r.returncode == 0, r.stderr
+    pictures_ok(tmp_path / "png", ["graph_mlp.png", "graph_loss.png"])
+
+
+def test_scalar_moons_flags_change_the_run(tmp_path):
+    effects(tmp_path, "scalar_moons.py", ["--n", "40", "--steps", "3", "--quiet"],
+            [["--n", "41"], ["--steps", "6"], ["--lr", "0.3"], ["--seed", "2"]])
+
+
+# --- each demo ---------------------------------------------------------------------------
+
+def test_scalar_moons_reaches_100_percent(runs):
+    r, folder = ok(runs, "scalar_moons.py")
     assert "training accuracy 100%" in r.stdout
-    pictures_ok(tmp_path, ["scalar_mlp_graph.png"])
+    pictures_ok(folder, ["scalar_mlp_graph.png", "scalar_moons_boundary.png"])
 
 
-def test_digits_demo(tmp_path):
-    r = run_demo("digits.py", "--out", str(tmp_path), "--epochs", "20", "--quiet")
-    assert r.returncode == 0, r.stdout + r.stderr
+def test_scalar_moons_says_when_it_stops_short(tmp_path):
+    r = run_demo("scalar_moons.py", "--out", str(tmp_path), "--steps", "2", "--quiet")
+    assert r.returncode == 1
+    reached = re.search(r"training accuracy (\d+)%", r.stdout).group(1)
+    assert int(reached) < 100
+    assert (f"did not reach the goal (100% training accuracy): {reached}% after 2 steps"
+            in r.stderr), r.stderr
+    pictures_ok(tmp_path, ["scalar_moons_boundary.png"])  # the picture shows where it fails
+
+
+def test_digits_demo(runs):
+    r, folder = ok(runs, "digits.py")
     acc = float(r.stdout.split("test accuracy ")[-1].split("%")[0])
     assert acc >= 95.0
-    pictures_ok(tmp_path, ["digits_gd_epochs.png", "digits_gd_seconds.png",
-                           "digits_confusion.png", "digits_misclassified.png"])
+    pictures_ok(folder, ["digits_gd_epochs.png", "digits_gd_seconds.png",
+                         "digits_confusion.png", "digits_misclassified.png"])
 
 
-def test_house_prices_demo(tmp_path):
-    r = run_demo("house_prices.py", "--out", str(tmp_path), "--epochs", "30", "--quiet")
-    assert r.returncode == 0, r.stdout + r.stderr
+def test_house_prices_demo(runs):
+    r, folder = ok(runs, "house_prices.py")
     assert "raw inputs, lr=0.05: diverged" in r.stdout
     assert "ZIP 27513, 3,000 sq ft: predicted $" in r.stdout
     pct = float(r.stdout.split("(")[-1].split("%")[0])
     assert abs(pct) < 10  # within 10 % of the generating price
-    pictures_ok(tmp_path, ["house_prices_normalisation.png", "house_prices_fit.png"])
+    pictures_ok(folder, ["house_prices_normalisation.png", "house_prices_fit.png"])
 
 
-def test_dark_mountain_demo(tmp_path):
-    r = run_demo("dark_mountain.py", "--out", str(tmp_path), "--epochs", "60", "--quiet")
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert "eigenvalues [-1.0, 1.0]" in r.stdout
-    assert "(diverges): J goes" in r.stdout
-    pictures_ok(tmp_path, ["dark_mountain_race.png", "dark_mountain_lr.png",
-                           "dark_mountain_saddle.png"])
-
-
-def test_vanishing_exploding_demo(tmp_path):
-    r = run_demo("vanishing_exploding.py", "--out", str(tmp_path), "--epochs", "1", "--quiet")
-    assert r.returncode == 0, r.stdout + r.stderr
+def test_vanishing_exploding_demo(runs):
+    r, folder = ok(runs, "vanishing_exploding.py")
     sig = r.stdout.split("sigmoid, default init:")[1].split("ratio ")[1].split(")")[0]
     assert float(sig) < 1e-3  # the first layer gets a thousand times less gradient
-    pictures_ok(tmp_path, ["vanishing_grad_norms.png", "vanishing_graph.png",
-                           "exploding_clipping.png"])
+    pictures_ok(folder, ["vanishing_grad_norms.png", "vanishing_graph.png",
+                         "exploding_clipping.png"])
 
 
-def test_graph_tour_demo(tmp_path):
-    r = run_demo("graph_tour.py", "--out", str(tmp_path), "--format", "svg")
-    assert r.returncode == 0, r.stdout + r.stderr
-    svg = (tmp_path / "graph_mlp.svg").read_text()
+def test_graph_tour_demo(runs):
+    r, folder = ok(runs, "graph_tour.py")
+    svg = (folder / "graph_mlp.svg").read_text()
     assert "MLP.layers.0 (Linear)" in svg and "layers.0.weight" in svg
 
 
-@pytest.mark.parametrize("script", ["digits.py", "house_prices.py", "dark_mountain.py",
-                                    "vanishing_exploding.py", "graph_tour.py",
-                                    "scalar_moons.py", "tour.py"])
-def test_every_demo_has_help(script):
-    r = run_demo(script, "--help")
-    assert r.returncode == 0 and "--out" in r.stdout
-    if script not in ("scalar_moons.py", "tour.py"):
-        for flag in ("--optimizer", "--lr", "--batch-size", "--epochs", "--seed"):
-            assert flag in r.stdout
+def test_tour_writes_index_and_its_captions_hold(runs):
+    r, folder = ok(runs, "tour.py")
+    index = (folder / "index.html").read_text()
+    tour = runpy.run_path(str(ROOT / "demos" / "tour.py"))["TOUR"]
+    pictures = [name for _, _, captions in tour for name in captions]
+    assert index.count("<img") == len(pictures) >= 19
+    for name in pictures:
+        assert f'<img src="{name}"' in index and (folder / name).stat().st_size > 2000
+    # what the captions promise, from the demos' own output in the tour
+    assert "training accuracy 100%" in r.stdout
+    for label in ("too small", "about right", "too large", "diverges"):
+        assert f"({label}): J goes" in r.stdout, label
+    assert "raw inputs, lr=0.05: diverged" in r.stdout
+    sig = r.stdout.split("sigmoid, default init:")[1].split("ratio ")[1].split(")")[0]
+    assert float(sig) < 1e-3
 
 
-def test_tour_writes_index(tmp_path):
-    r = run_demo("tour.py", "--out", str(tmp_path))
-    assert r.returncode == 0, r.stdout + r.stderr
-    index = (tmp_path / "index.html").read_text()
-    assert index.count("<img") >= 18 and "dark_mountain_race.png" in index
+# --- dark_mountain's learning-rate labels --------------------------------------------------
+
+ROW = re.compile(r"learning rate (\S+) \(([a-z ]+)\): J goes (\S+) -> (\S+) in (\d+) steps; "
+                 r"(.*)")
+
+
+def sweep_rows(stdout):
+    rows = [(float(m[1]), m[2], float(m[3]), float(m[4]), int(m[5]), m[6])
+            for m in ROW.finditer(stdout)]
+    assert len(rows) >= 10, stdout
+    return rows
+
+
+def expected_labels(runs):
+    """The labels' definition, applied to (lr, diverged, steps to get down, final J) per
+    run: "about right" within 1.5x the fewest steps to get down (or, when none got down,
+    the lowest final J), the other calm runs too small or too large by their side."""
+    calm = [(lr, t, jt) for lr, div, t, jt in runs if not div]
+    down = [(lr, t) for lr, t, _ in calm if t is not None]
+    if down:
+        best_lr, best_t = min(down, key=lambda p: p[1])
+        right = {lr for lr, t in down if t <= 1.5 * best_t}
+    else:
+        best_lr = min(calm, key=lambda p: p[2])[0]
+        right = {best_lr}
+    return {lr: "diverges" if div else "about right" if lr in right else
+            "too small" if lr < best_lr else "too large" for lr, div, _, _ in runs}
+
+
+def sgd_on_bowl(lr, steps):
+    """Closed form of plain GD on J = x²/2 + 5y² from (-4, 1.5): each coordinate is
+    multiplied by (1 - lr·curvature) per step; stops where |θ| first passes 1e6."""
+    t = np.arange(steps + 1)
+    x, y = -4.0 * (1 - lr) ** t, 1.5 * (1 - 10 * lr) ** t
+    big = np.flatnonzero(np.maximum(abs(x), abs(y)) > 1e6)
+    end = big[0] if big.size else steps
+    return 0.5 * x[:end + 1] ** 2 + 5 * y[:end + 1] ** 2
+
+
+@pytest.mark.parametrize("lr, mine", [("0.15", "about right"), ("0.01", "too small")])
+def test_dark_mountain_sgd_labels_match_the_closed_form(runs, tmp_path, lr, mine):
+    if lr == "0.15":
+        r, _ = ok(runs, "dark_mountain.py")  # the default --lr, --steps 60
+    else:
+        r = run_demo("dark_mountain.py", "--out", str(tmp_path), "--steps", "60", "--quiet",
+                     "--lr", lr)
+        assert r.returncode == 0, r.stderr
+    rows = sweep_rows(r.stdout)
+    reach = []
+    for rate, _, j0, jt, n, what in rows:
+        h = sgd_on_bowl(rate, 60)
+        assert n == len(h) - 1, (rate, n)  # the row reports the run
+        assert (j0, jt) == pytest.approx((h[0], h[-1]), rel=2e-3), rate
+        assert ("blew up" in what) == (n < 60), rate
+        diverged = bool(h[-1] > 1e6 or h[-1] > h[0])
+        below = np.flatnonzero(h < 1e-4 * h[0])
+        reach.append((rate, diverged, int(below[0]) if below.size else None, h[-1]))
+    want = expected_labels(reach)
+    assert {rate: label for rate, label, *_ in rows} == want
+    assert set(want.values()) == {"too small", "about right", "too large", "diverges"}
+    assert f"your --lr {lr} is {mine} for sgd" in r.stdout
+    # the edge the sweep found brackets the closed form's (J after 60 steps above J at start)
+    lo, hi = map(float, re.search(r"lr (\S+) does not diverge, (\S+) does", r.stdout).groups())
+    assert sgd_on_bowl(lo, 60)[-1] <= 19.25 < sgd_on_bowl(hi, 60)[-1]
+
+
+def test_dark_mountain_labels_follow_the_run_for_adam(tmp_path):
+    r = run_demo("dark_mountain.py", "--out", str(tmp_path), "--steps", "60", "--quiet",
+                 "--optimizer", "adam", "--lr", "0.3")
+    assert r.returncode == 0, r.stderr
+    rows = sweep_rows(r.stdout)
+    reach = []
+    for rate, _, j0, jt, _, what in rows:
+        diverged = "blew up" in what or jt > j0
+        assert ("ended higher" in what or "blew up" in what) == diverged
+        t = re.search(r"after (\d+) steps", what)
+        reach.append((rate, diverged, int(t[1]) if t else None, jt))
+    assert {rate: label for rate, label, *_ in rows} == expected_labels(reach)
+    labels = {rate: label for rate, label, *_ in rows}
+    assert f"your --lr 0.3 is {labels[0.3]} for adam" in r.stdout
+    assert len(set(labels.values())) >= 3
+    pictures_ok(tmp_path, ["dark_mountain_lr.png"])
