@@ -4,17 +4,18 @@ Public names only; the logic lives in the modules named below.
 """
 from . import data, datasets, nn, optim, viz
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled, set_detect_anomaly
-from .autograd import enable_grad, grad, is_grad_enabled, no_grad
+from .autograd import grad
 from .gradcheck import GradcheckError, gradcheck
-from .gradcheck import GradcheckError as gradcheck_error
 from .io import load, save
 from .ops import (
+    AxisError,
     ShapeError,
     abs,
     broadcast_to,
     clip,
     concatenate,
     exp,
+    flatten,
     log,
     log_softmax,
     logsumexp,
@@ -28,17 +29,29 @@ from .ops import (
     reshape,
     sigmoid,
     softmax,
+    softplus,
     sqrt,
+    squeeze,
     stack,
     sum,
+    swapaxes,
     tanh,
     transpose,
+    unsqueeze,
     var,
     where,
 )
-from .random import manual_seed
 from .scalar import Value
-from .tensor import Tensor, get_default_dtype, set_default_dtype, tensor
+from .state import (
+    enable_grad,
+    get_default_dtype,
+    is_grad_enabled,
+    manual_seed,
+    no_grad,
+    set_default_dtype,
+    set_grad_enabled,
+)
+from .tensor import Tensor, as_tensor, tensor
 from .viz import draw_dot, draw_graph
 
 __version__ = "0.1.0"

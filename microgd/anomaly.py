@@ -8,13 +8,16 @@ Off by default; when off, it costs one flag check per op.
 """
 from __future__ import annotations
 
+import os
 import traceback
 import weakref
 from typing import Any
 
 import numpy as np
 
-from .autograd import STATE
+from .state import STATE
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 # id(node) -> (weak reference to node, "file:line in function"); entries die with the node
 _CREATED_AT: dict[int, tuple[Any, str]] = {}
@@ -62,8 +65,10 @@ def _where(scope: Any) -> str:
 def check_forward(op: Any, inputs: tuple, out: Any) -> None:
     """Called by ``Op.apply`` in anomaly mode."""
     if out._op is not None:  # remember where the node was made, for backward's message
+        # the user's line: the innermost frame outside this package's own directory (a
+        # checkout that happens to live in a folder named "microgd" is still the user's)
         frames = [f for f in traceback.extract_stack()[:-3]
-                  if "/microgd/" not in f.filename.replace("\\", "/")]
+                  if not os.path.abspath(f.filename).startswith(_PACKAGE_DIR)]
         if frames:
             f = frames[-1]
             key = id(out)

@@ -1,82 +1,44 @@
-"""THE backprop walk, shared by both engines.
+"""THE backprop walk, shared by both engines, and ``grad()``.
 
 Reverse-mode differentiation is one idea: visit the graph from the output back to the
 inputs, each node after every node that used it, and hand each node's gradient to its
 parents through the node's vector-Jacobian product (VJP). This file is that idea, once.
 
-A node speaks a tiny protocol (``Value`` and ``Tensor`` both implement it):
-
-- ``node._parents``           the nodes it was computed from (empty for a leaf);
-- ``node.requires_grad``       whether gradients should flow into it at all;
-- ``node._vjp(g, create_graph)``  the gradients for ``_parents`` given this node's
-  gradient ``g`` (``None`` where a parent needs none);
-- ``node._accumulate(g)``      store a finished gradient in ``.grad``;
-- ``node._release()``          free what only backward needed (the graph behind it).
-
-The walk is iterative (an explicit stack, no recursion), so a chain of a million
-nodes backpropagates without ``RecursionError``.
+It knows a node only through the ``Node`` protocol below (``Value`` in scalar.py and
+``Tensor`` in tensor.py both speak it), so it imports neither engine. The walk is
+iterative (an explicit stack, no recursion), so a chain of a million nodes backpropagates
+without ``RecursionError``.
 """
 from __future__ import annotations
 
 import gc
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-
-class _State:
-    """Global switches, read once per op: recording on/off, anomaly mode, module scope."""
-
-    __slots__ = ("grad_enabled", "detect_anomaly", "scope")
-
-    def __init__(self) -> None:
-        self.grad_enabled = True
-        self.detect_anomaly = False
-        self.scope: Any = None  # the innermost Scope entered by Module.__call__
+from .state import STATE, Scope, enable_grad, no_grad, set_grad_enabled  # noqa: F401
 
 
-STATE = _State()
+class Node(Protocol):
+    """What the walk needs of a graph node."""
 
+    _parents: tuple               # the nodes it was computed from (empty for a leaf)
+    requires_grad: bool           # whether gradients should flow into it at all
+    _hooks: list | None           # callbacks on its finished gradient (None: none)
 
-# --------------------------------------------------------------------------- recording switch
-class _GradMode:
-    """Context manager (and decorator) that sets whether ops record the graph."""
+    def _vjp(self, g: Any, create_graph: bool) -> Sequence[Any]:
+        """The gradients for ``_parents`` given this node's gradient ``g`` (``None``
+        where a parent needs none); Tensors in and out when ``create_graph``."""
 
-    enabled = True
+    def _accumulate(self, g: Any) -> None:
+        """Store a finished gradient in ``.grad`` (leaves; others ignore it)."""
 
-    def __enter__(self) -> None:
-        self._previous = STATE.grad_enabled
-        STATE.grad_enabled = self.enabled
+    def _release(self) -> None:
+        """Free what only another backward would need (the structure stays)."""
 
-    def __exit__(self, *exc: object) -> None:
-        STATE.grad_enabled = self._previous
-
-    def __call__(self, fn: Any) -> Any:
-        import functools
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with type(self)():
-                return fn(*args, **kwargs)
-        return wrapper
-
-
-class no_grad(_GradMode):
-    """Inside this block ops compute values but record no graph (e.g. optimizer updates,
-    evaluation). Also usable as a decorator."""
-
-    enabled = False
-
-
-class enable_grad(_GradMode):
-    """Turn recording back on inside a ``no_grad`` block."""
-
-    enabled = True
-
-
-def is_grad_enabled() -> bool:
-    return STATE.grad_enabled
+    def _run_hooks(self, g: Any) -> Any:
+        """Call ``_hooks`` with the finished gradient; return the gradient to pass on."""
 
 
 # --------------------------------------------------------------------------- the walk
@@ -172,6 +134,8 @@ def _walk(ready: list, pending: dict, users: dict, wanted: set | None, found: di
         node, g = ready.pop()                     # every user of node is done: g is total
         parents = node._parents
         if g is not None:
+            if node._hooks is not None:
+                g = node._run_hooks(g)            # observe, or replace, the gradient
             if wanted is None:
                 node._accumulate(g)               # a released node raises here
             elif node in wanted:  # a copy: the node's VJP may overwrite g in place
@@ -204,6 +168,8 @@ def _walk(ready: list, pending: dict, users: dict, wanted: set | None, found: di
                 if previous is not None:
                     pg = previous if pg is None else previous + pg
                 if not parent._parents and wanted is None and pg is not None:
+                    if parent._hooks is not None:
+                        pg = parent._run_hooks(pg)
                     parent._accumulate(pg)        # a leaf: store it now, nothing to pass on
                 else:
                     push((parent, pg))
@@ -225,12 +191,10 @@ def grad(
     Nothing is added to ``.grad``. With ``create_graph=True`` the returned gradients
     are themselves differentiable, so ``grad`` nests: Hessians, Hessian-vector products.
     """
-    from .tensor import Tensor, _as_grad_seed
-
-    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
-    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    for i, t in enumerate(list(outputs) + list(inputs)):
-        if not isinstance(t, Tensor):
+    outputs = [outputs] if _is_node(outputs) else list(outputs)
+    inputs = [inputs] if _is_node(inputs) else list(inputs)
+    for i, t in enumerate(outputs + inputs):
+        if not _is_node(t):
             raise TypeError(f"grad: expected Tensors, got {type(t).__name__} at position {i}")
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
@@ -253,17 +217,11 @@ def grad(
             raise RuntimeError(f"grad: input {i} (shape {t.shape}) does not require grad")
     if retain_graph is None:
         retain_graph = create_graph
-    seeds = [_as_grad_seed(t, g, "grad", as_tensor=create_graph)
+    seeds = [t._grad_seed(g, "grad", as_tensor=create_graph)  # the caller makes the seed
              for t, g in zip(outputs, grad_outputs)]
-
-    previous = STATE.grad_enabled
-    STATE.grad_enabled = create_graph  # record the backward pass only when asked to
-    try:
+    with set_grad_enabled(create_graph):  # record the backward pass only when asked to
         found = backpropagate(outputs, seeds, retain_graph=retain_graph,
                               create_graph=create_graph, inputs=inputs)
-    finally:
-        STATE.grad_enabled = previous
-
     results = []
     for i, t in enumerate(inputs):
         g = found.get(t)
@@ -275,34 +233,9 @@ def grad(
                 )
             results.append(None)
         else:
-            results.append(g if isinstance(g, Tensor) else Tensor(g))
+            results.append(g if _is_node(g) else t._make(np.asarray(g), (), None, None, False))
     return results
 
 
-# --------------------------------------------------------------------------- module scopes
-class Scope:
-    """Where an op ran: the module call it happened in (``Module.__call__`` enters one).
-
-    Rendering clusters nodes by it; error messages name it, e.g. ``MLP.layers.2 (Linear)``.
-    """
-
-    __slots__ = ("name", "kind", "parent")
-
-    def __init__(self, name: str, kind: str, parent: Scope | None) -> None:
-        self.name = name      # dotted path from the outermost module, e.g. "MLP.layers.2"
-        self.kind = kind      # the module's class name, e.g. "Linear"
-        self.parent = parent
-
-    def chain(self) -> list[Scope]:
-        """Outermost first."""
-        out, s = [], self
-        while s is not None:
-            out.append(s)
-            s = s.parent
-        return out[::-1]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.kind})"
-
-    __repr__ = __str__
-
+def _is_node(x: Any) -> bool:
+    return hasattr(x, "_vjp") and hasattr(x, "_grad_seed")

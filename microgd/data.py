@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .random import generator
-from .tensor import Tensor, _make
+from .state import generator
+from .tensor import Tensor, as_tensor
 
 
 class TensorDataset:
@@ -81,4 +81,4 @@ class DataLoader:
             rows = [r if isinstance(r, tuple) else (r,) for r in rows]
             columns = [np.stack([np.asarray(getattr(v, "data", v)) for v in col])
                        for col in zip(*rows)]
-        return tuple(_make(c, (), None, None, False) for c in columns)
+        return tuple(as_tensor(c) for c in columns)

@@ -1,35 +1,31 @@
 """Tensor: a thin wrapper over ``numpy.ndarray`` that records the graph it was computed by.
 
 A Tensor holds its array in ``.data`` and, when it was produced by a differentiable op,
-links to its inputs (``_parents``), the op (``_op``, a class in ``ops.py`` holding the
+links to its inputs (``_parents``), the op (``_op``, a class in ``ops/`` holding the
 forward and the backward rule) and the op's options (``_ctx``). Operators and methods
-only delegate to ``ops``; the arithmetic lives there.
+only delegate to ``ops``; the arithmetic lives there. This file is the one place that
+wraps arrays in Tensors (``_make``), and it speaks the walk's ``Node`` protocol
+(``autograd.py``): ``_parents``, ``requires_grad``, ``_vjp``, ``_accumulate``, ``_release``.
 """
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
-from .autograd import STATE, backpropagate
+from . import ops
+from .anomaly import check_backward
+from .autograd import backpropagate
+from .methods import TensorMethods
+from .ops.inplace import EDITS, check_saved
+from .state import STATE, get_default_dtype, set_default_dtype
 
-_DEFAULT_FLOAT = [np.dtype(np.float32)]
+__all__ = ["Tensor", "tensor", "as_tensor", "get_default_dtype", "set_default_dtype"]
+
 _NEEDS_ONE = (True,)  # a one-input op is only recorded when its input requires grad
-
-
-def set_default_dtype(dtype: Any) -> None:
-    """Set the float dtype for Python floats, lists of floats, new Parameters, and for what
-    integer tensors turn into in ops with fractional results (exp, mean, true division ...)."""
-    dt = np.dtype(dtype)
-    if dt.kind != "f":
-        raise TypeError(f"set_default_dtype: expected a float dtype, got {dt}")
-    _DEFAULT_FLOAT[0] = dt
-
-
-def get_default_dtype() -> np.dtype:
-    return _DEFAULT_FLOAT[0]
+_FREED: dict = {}     # the _ctx of a node whose saved values backward() released
 
 
 def _to_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
@@ -47,7 +43,7 @@ def _to_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
             raise ValueError(f"tensor: cannot make an array from {type(data).__name__}: {why}"
                              ) from None
         if dtype is None and arr.dtype == np.float64 and not isinstance(data, np.generic):
-            arr = arr.astype(_DEFAULT_FLOAT[0])
+            arr = arr.astype(get_default_dtype())
     if arr.dtype.kind not in "biuf":
         raise TypeError(
             f"tensor: expected numbers (a number, a nested list of numbers or a numeric "
@@ -66,11 +62,30 @@ def _check_requires_grad(arr: np.ndarray, requires_grad: bool) -> None:
         )
 
 
-class Tensor:
+class RemovableHandle:
+    """What ``register_hook`` and the module hooks return: ``.remove()`` takes the hook out."""
+
+    __slots__ = ("_hooks", "_hook")
+
+    def __init__(self, hooks: list, hook: Any) -> None:
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+
+class Tensor(TensorMethods):
     """An n-dimensional array that can take part in backpropagation."""
 
     __slots__ = ("data", "grad", "requires_grad", "name", "_parents", "_op", "_ctx", "_scope",
-                 "__weakref__")
+                 "_epoch", "_hooks", "__weakref__")
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operator
     __hash__ = object.__hash__  # == is elementwise, identity is the hash
 
@@ -82,9 +97,28 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self.name = ""
         self._parents: tuple = ()
-        self._op = None
-        self._ctx = None
+        self._op: Any = None
+        self._ctx: Any = None
         self._scope = STATE.scope
+        self._epoch = EDITS[0]
+        self._hooks: list | None = None
+
+    @staticmethod
+    def _make(data: np.ndarray, parents: tuple, op: Any, ctx: Any, requires_grad: bool
+              ) -> Tensor:
+        """Fast constructor for op results: no conversion, no checks (ops did them)."""
+        t = object.__new__(Tensor)
+        t.data = data
+        t.grad = None
+        t.requires_grad = requires_grad
+        t.name = ""
+        t._parents = parents
+        t._op = op
+        t._ctx = ctx
+        t._scope = STATE.scope
+        t._epoch = EDITS[0]
+        t._hooks = None
+        return t
 
     # ----------------------------------------------------------------- array facts
     @property
@@ -110,8 +144,6 @@ class Tensor:
     @property
     def grad_fn(self) -> str | None:
         """Name of the op that produced this tensor (None for leaves)."""
-        if self._op is ops.FreedGraph:
-            return self._ctx["was"]
         return None if self._op is None else self._op.name
 
     def __len__(self) -> int:
@@ -132,14 +164,20 @@ class Tensor:
         return self.data.item()
 
     def numpy(self) -> np.ndarray:
-        """The underlying array (shared, not copied)."""
+        """The underlying array (shared, not copied, as in PyTorch)."""
         return self.data
 
     def tolist(self) -> Any:
         return self.data.tolist()
 
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype)
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """numpy's protocol: ``np.array(t)`` (copy=True) copies, ``np.asarray(t)`` shares."""
+        if copy is False and dtype is not None and np.dtype(dtype) != self.data.dtype:
+            raise ValueError(f"__array__: converting dtype {self.data.dtype} to {dtype} "
+                             "needs a copy, but copy=False was asked for")
+        if copy:
+            return np.array(self.data, dtype=dtype, copy=True)
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
 
     def __bool__(self) -> bool:
         if self.data.size != 1:
@@ -158,10 +196,10 @@ class Tensor:
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="tensor(")
         extra = f", dtype={self.dtype}"
-        if self._op is ops.FreedGraph:
-            extra += f", grad_fn={self._ctx['was']} (graph freed by backward)"
-        elif self._op is not None:
+        if self._op is not None:
             extra += f", grad_fn={self._op.name}"
+            if self._ctx is _FREED:
+                extra += " (graph freed by backward)"
         elif self.requires_grad:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
@@ -169,7 +207,12 @@ class Tensor:
     # ----------------------------------------------------------------- autograd
     def detach(self) -> Tensor:
         """The same data, cut from the graph (no gradient flows through it)."""
-        return _make(self.data, (), None, None, False)
+        return Tensor._make(self.data, (), None, None, False)
+
+    def clone(self) -> Tensor:
+        """A copy of the data that stays in the graph (gradient flows back unchanged)."""
+        return self * 1 if self.requires_grad else Tensor._make(self.data.copy(), (), None,
+                                                                   None, False)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         _check_requires_grad(self.data, requires_grad)
@@ -183,8 +226,8 @@ class Tensor:
         """Add d(self)/d(leaf) to ``.grad`` of every leaf that requires grad.
 
         ``grad`` is the upstream gradient d(loss)/d(self); it may be omitted only for a
-        one-element tensor (then it is 1). The graph is freed afterwards unless
-        ``retain_graph=True``.
+        one-element tensor (then it is 1). The graph's saved values are freed afterwards
+        unless ``retain_graph=True``; its structure stays, so it can still be drawn.
         """
         if not self.requires_grad:
             raise RuntimeError(
@@ -195,21 +238,99 @@ class Tensor:
         if grad is None and self.data.size == 1:  # the usual loss.backward()
             seed = np.ones(self.data.shape, dtype=self.data.dtype)
         else:
-            seed = _as_grad_seed(self, grad, "backward", as_tensor=False)
+            seed = self._grad_seed(grad, "backward", as_tensor=False)
         backpropagate([self], [seed], retain_graph=retain_graph)
+
+    def _grad_seed(self, grad: Any, where: str, as_tensor: bool) -> Any:
+        """The upstream gradient for this output: ones for a one-element output, else
+        checked against its shape (a copy the walk may own)."""
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"{where}: the output has shape {self.shape}, so its gradient is not "
+                    f"implied; call it on a one-element tensor (e.g. loss.sum() or "
+                    f"loss.mean()) or pass the upstream gradient explicitly, e.g. "
+                    f"{where}(np.ones({self.shape}))"
+                )
+            seed = np.ones(self.data.shape, dtype=self.data.dtype)
+        elif isinstance(grad, Tensor) and as_tensor:
+            if grad.shape != self.shape:
+                raise ValueError(f"{where}: gradient shape {grad.shape} does not match the "
+                                 f"output shape {self.shape}")
+            return grad
+        elif isinstance(grad, numbers.Number) and self.data.size == 1:
+            seed = np.full(self.shape, grad, dtype=self.dtype)
+        else:
+            seed = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            if seed.shape != self.shape:
+                raise ValueError(f"{where}: gradient shape {seed.shape} does not match the "
+                                 f"output shape {self.shape}")
+        return Tensor(seed) if as_tensor else seed
+
+    # hooks ------------------------------------------------------------------
+    def register_hook(self, hook: Callable[[Tensor], Any]) -> RemovableHandle:
+        """Call ``hook(grad)`` when this tensor's gradient has been computed (summed over
+        all its uses), before it flows on; a returned Tensor or array replaces it."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: this tensor does not require grad, so no "
+                               "gradient will ever reach it")
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return RemovableHandle(self._hooks, hook)
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf's gradient in ``.grad`` after backward (leaves always do)."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: this tensor does not require grad")
+        if self._op is not None and (self._hooks is None or _retain not in self._hooks):
+            self.register_hook(_retain)
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._hooks is not None and _retain in self._hooks
+
+    def _run_hooks(self, g: Any) -> Any:
+        """The walk calls this with the finished gradient when ``_hooks`` is set."""
+        for hook in list(self._hooks or ()):
+            if hook is _retain:
+                self._keep_grad(g)
+                continue
+            given = g if isinstance(g, Tensor) else Tensor._make(g, (), None, None, False)
+            result = hook(given)
+            if result is not None:
+                result = result if isinstance(result, Tensor) else Tensor(np.asarray(result))
+                if result.shape != self.shape:
+                    raise ValueError(f"register_hook: the hook returned a gradient of shape "
+                                     f"{result.shape} for a tensor of shape {self.shape}")
+                g = result if isinstance(g, Tensor) else result.data
+        return g
+
+    def _keep_grad(self, g: Any) -> None:
+        arr = np.array(g.data if isinstance(g, Tensor) else g, dtype=self.dtype)
+        self.grad = arr if self.grad is None else self.grad + arr
 
     # the backprop protocol (see autograd.py) --------------------------------
     def _vjp(self, g: Any, create_graph: bool) -> Any:
         op = self._op
         if op is None:
             return ()
+        ctx = self._ctx
+        if ctx is _FREED:
+            raise RuntimeError(
+                "backward: trying to backpropagate through a graph a second time, but its "
+                "saved values were freed by the first backward(); pass retain_graph=True to "
+                "the first call if you need to go through it twice"
+            )
+        if EDITS[0] > self._epoch and op.uses_values:
+            check_saved(self)
         parents = self._parents
         if len(parents) == 1:  # the common unary case, without the loops below
             parent = parents[0]
             if create_graph:  # Tensors in, so the backward pass is recorded too
-                (pg,) = op.backward(g, self, _NEEDS_ONE, parent, **self._ctx)
+                (pg,) = op.backward(g, self, _NEEDS_ONE, parent, **ctx)
             else:
-                (pg,) = op.backward(g, self.data, _NEEDS_ONE, parent.data, **self._ctx)
+                (pg,) = op.backward(g, self.data, _NEEDS_ONE, parent.data, **ctx)
             if pg is not None and pg.shape != parent.data.shape:
                 pg = ops.unbroadcast(pg, parent.data.shape)
             if STATE.detect_anomaly:
@@ -217,9 +338,9 @@ class Tensor:
             return (pg,)
         needs = [p.requires_grad for p in parents]
         if create_graph:
-            grads = op.backward(g, self, needs, *parents, **self._ctx)
+            grads = op.backward(g, self, needs, *parents, **ctx)
         else:
-            grads = op.backward(g, self.data, needs, *[p.data for p in parents], **self._ctx)
+            grads = op.backward(g, self.data, needs, *[p.data for p in parents], **ctx)
             if not op.broadcasts and not STATE.detect_anomaly:
                 return grads  # already fresh, per-input arrays of the right shapes
         # each parent gets a gradient of its own shape (undo broadcasting), and never an
@@ -240,9 +361,7 @@ class Tensor:
 
     def _accumulate(self, g: Any) -> None:
         if self._op is not None:
-            if self._op is ops.FreedGraph:
-                ops.FreedGraph.backward(g, None, ())
-            return  # only leaves keep .grad (as in PyTorch)
+            return  # only leaves keep .grad (as in PyTorch; retain_grad() is a hook)
         if type(g) is not np.ndarray:
             g = np.array(g.data if isinstance(g, Tensor) else g)
         elif g.base is not None and not g.flags.writeable:  # a broadcast view: copy it
@@ -255,221 +374,69 @@ class Tensor:
             self.grad += g
 
     def _release(self) -> None:
+        """Free what only a second backward would need; keep the structure (op, parents,
+        shapes) so the graph can still be drawn, as PyTorch keeps its grad_fn chain."""
         if self._op is not None:
-            self._parents = ()
-            self._ctx = {"was": self._op.name}  # for repr and messages
-            self._op = ops.FreedGraph
+            self._ctx = _FREED
 
-    # ----------------------------------------------------------------- operators
-    def __add__(self, other: Any) -> Tensor:
-        return ops.add(self, other)
-
-    def __radd__(self, other: Any) -> Tensor:
-        return ops.add(other, self)
-
-    def __sub__(self, other: Any) -> Tensor:
-        return ops.sub(self, other)
-
-    def __rsub__(self, other: Any) -> Tensor:
-        return ops.sub(other, self)
-
-    def __mul__(self, other: Any) -> Tensor:
-        return ops.mul(self, other)
-
-    def __rmul__(self, other: Any) -> Tensor:
-        return ops.mul(other, self)
-
-    def __truediv__(self, other: Any) -> Tensor:
-        return ops.div(self, other)
-
-    def __rtruediv__(self, other: Any) -> Tensor:
-        return ops.div(other, self)
-
-    def __pow__(self, other: Any) -> Tensor:
-        return ops.pow(self, other)
-
-    def __rpow__(self, other: Any) -> Tensor:
-        return ops.pow(other, self)
-
-    def __matmul__(self, other: Any) -> Tensor:
-        return ops.matmul(self, other)
-
-    def __rmatmul__(self, other: Any) -> Tensor:
-        return ops.matmul(other, self)
-
-    def __neg__(self) -> Tensor:
-        return ops.neg(self)
-
-    def __pos__(self) -> Tensor:
-        return self
-
-    def __getitem__(self, index: Any) -> Tensor:
-        return ops.getitem(self, index)
-
-    # comparisons are not differentiable: they return constant boolean tensors
+    # ----------------------------------------------------------------- comparisons
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return _make(self.data == _data(other), (), None, None, False)
+        return _compare(self, other, np.equal)
 
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return _make(self.data != _data(other), (), None, None, False)
+        return _compare(self, other, np.not_equal)
 
     def __lt__(self, other: Any) -> Tensor:
-        return _make(self.data < _data(other), (), None, None, False)
+        return _compare(self, other, np.less)
 
     def __le__(self, other: Any) -> Tensor:
-        return _make(self.data <= _data(other), (), None, None, False)
+        return _compare(self, other, np.less_equal)
 
     def __gt__(self, other: Any) -> Tensor:
-        return _make(self.data > _data(other), (), None, None, False)
+        return _compare(self, other, np.greater)
 
     def __ge__(self, other: Any) -> Tensor:
-        return _make(self.data >= _data(other), (), None, None, False)
+        return _compare(self, other, np.greater_equal)
 
-    def argmax(self, axis: int | None = None) -> Tensor:
-        return _make(np.asarray(self.data.argmax(axis=axis)), (), None, None, False)
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        """Index of the largest entry (along ``axis``): integers, no gradient."""
+        return _arg(self, np.argmax, "argmax", axis, keepdims)
 
-    def argmin(self, axis: int | None = None) -> Tensor:
-        return _make(np.asarray(self.data.argmin(axis=axis)), (), None, None, False)
-
-    # ----------------------------------------------------------------- methods (see ops.py)
-    def matmul(self, other: Any) -> Tensor:
-        return ops.matmul(self, other)
-
-    def exp(self) -> Tensor:
-        return ops.exp(self)
-
-    def log(self) -> Tensor:
-        return ops.log(self)
-
-    def sqrt(self) -> Tensor:
-        return ops.sqrt(self)
-
-    def abs(self) -> Tensor:
-        return ops.abs(self)
-
-    def pow(self, p: Any) -> Tensor:
-        return ops.pow(self, p)
-
-    def relu(self) -> Tensor:
-        return ops.relu(self)
-
-    def tanh(self) -> Tensor:
-        return ops.tanh(self)
-
-    def sigmoid(self) -> Tensor:
-        return ops.sigmoid(self)
-
-    def clip(self, lo: Any = None, hi: Any = None) -> Tensor:
-        return ops.clip(self, lo, hi)
-
-    def astype(self, dtype: Any) -> Tensor:
-        return ops.astype(self, dtype)
-
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return ops.sum(self, axis, keepdims)
-
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return ops.mean(self, axis, keepdims)
-
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return ops.max(self, axis, keepdims)
-
-    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return ops.min(self, axis, keepdims)
-
-    def var(self, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
-        return ops.var(self, axis, ddof, keepdims)
-
-    def softmax(self, axis: int = -1) -> Tensor:
-        return ops.softmax(self, axis)
-
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        return ops.log_softmax(self, axis)
-
-    def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return ops.logsumexp(self, axis, keepdims)
-
-    def reshape(self, *shape: Any) -> Tensor:
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return ops.reshape(self, shape)
-
-    def transpose(self, *axes: Any) -> Tensor:
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        return ops.transpose(self, axes or None)
-
-    def swapaxes(self, a: int, b: int) -> Tensor:
-        return ops.swapaxes(self, a, b)
-
-    @property
-    def T(self) -> Tensor:
-        return ops.transpose(self, None)
-
-    def flatten(self, start_dim: int = 0) -> Tensor:
-        return ops.flatten(self, start_dim)
-
-    def squeeze(self, axis: Any = None) -> Tensor:
-        return ops.squeeze(self, axis)
-
-    def unsqueeze(self, axis: int) -> Tensor:
-        return ops.unsqueeze(self, axis)
-
-    def broadcast_to(self, shape: Any) -> Tensor:
-        return ops.broadcast_to(self, tuple(shape))
+    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        return _arg(self, np.argmin, "argmin", axis, keepdims)
 
 
-def _data(x: Any) -> Any:
-    return x.data if isinstance(x, Tensor) else x
+def _retain(grad: Tensor) -> None:
+    """The marker ``retain_grad()`` puts among a tensor's hooks (``_run_hooks`` stores the
+    gradient in ``.grad`` when it meets it)."""
 
 
-def _make(data: np.ndarray, parents: tuple, op: Any, ctx: Any, requires_grad: bool) -> Tensor:
-    """Fast constructor for op results: no conversion, no checks (ops did them)."""
-    t = object.__new__(Tensor)
-    t.data = data
-    t.grad = None
-    t.requires_grad = requires_grad
-    t.name = ""
-    t._parents = parents
-    t._op = op
-    t._ctx = ctx
-    t._scope = STATE.scope
-    return t
+def _compare(t: Tensor, other: Any, fn: Any) -> Tensor:
+    """Comparisons are not differentiable: they return constant boolean tensors."""
+    return Tensor._make(fn(t.data, other.data if isinstance(other, Tensor) else other),
+                        (), None, None, False)
+
+
+def _arg(t: Tensor, fn: Any, name: str, axis: Any, keepdims: bool) -> Tensor:
+    if axis is not None:
+        axes = ops.normalize_axis(axis, t.ndim, name, t.shape)
+        axis = axes[0] if axes else None
+    if t.size == 0:
+        raise ValueError(f"{name}: cannot take the {name} of an empty tensor (shape {t.shape})")
+    return Tensor._make(np.asarray(fn(t.data, axis=axis, keepdims=keepdims)), (), None, None,
+                        False)
 
 
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
     """A new Tensor holding a copy of ``data`` (``Tensor(array)`` shares the array)."""
     arr = _to_array(data, dtype, copy=True)
     _check_requires_grad(arr, requires_grad)
-    t = _make(arr, (), None, None, bool(requires_grad))
-    return t
+    return Tensor._make(arr, (), None, None, bool(requires_grad))
 
 
-def _as_grad_seed(out: Tensor, grad: Any, where: str, as_tensor: bool) -> Any:
-    """The upstream gradient for ``out``: ones for a one-element output, else checked."""
-    if grad is None:
-        if out.data.size != 1:
-            raise RuntimeError(
-                f"{where}: the output has shape {out.shape}, so its gradient is not implied; "
-                f"call it on a one-element tensor (e.g. loss.sum() or loss.mean()) or pass the "
-                f"upstream gradient explicitly, e.g. {where}(np.ones({out.shape}))"
-            )
-        seed = np.ones(out.data.shape, dtype=out.data.dtype)
-    else:
-        if isinstance(grad, Tensor) and as_tensor:
-            if grad.shape != out.shape:
-                raise ValueError(f"{where}: gradient shape {grad.shape} does not match the "
-                                 f"output shape {out.shape}")
-            return grad
-        if isinstance(grad, numbers.Number) and out.data.size == 1:
-            seed = np.full(out.shape, grad, dtype=out.dtype)
-        else:
-            seed = np.array(_data(grad), dtype=out.dtype)  # a copy the walk may own
-            if seed.shape != out.shape:
-                raise ValueError(f"{where}: gradient shape {seed.shape} does not match the "
-                                 f"output shape {out.shape}")
-    return Tensor(seed) if as_tensor else seed
-
-
-from . import ops  # noqa: E402  (ops needs Tensor defined first)
-from .anomaly import check_backward  # noqa: E402
+def as_tensor(data: Any, dtype: Any = None) -> Tensor:
+    """``data`` as a Tensor outside any graph, sharing its memory when it is already an
+    array of that dtype (``torch.as_tensor``): the way to make a constant."""
+    if isinstance(data, Tensor) and (dtype is None or np.dtype(dtype) == data.dtype):
+        return data
+    return Tensor._make(_to_array(data, dtype), (), None, None, False)

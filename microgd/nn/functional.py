@@ -1,4 +1,4 @@
-"""Activations and losses as functions (``mg.nn.F``), all built from the ops in ``ops.py``.
+"""Activations and losses as functions (``mg.nn.F``), all built from the ops in ``ops/``.
 
 A loss J(θ) is the number gradient descent pushes down. Each one here has
 ``reduction="mean" | "sum" | "none"``: the average over examples (the usual cost
@@ -6,43 +6,43 @@ function), the total, or one loss per example.
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from .. import ops
-from ..ops import ShapeError, _lift
-from ..random import generator
-from ..tensor import Tensor, _make
+from ..ops import ShapeError, lift
+from ..ops.core import pair
+from ..state import generator, get_default_dtype
+from ..tensor import Tensor, as_tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
 
 
 # ------------------------------------------------------------------ activations
 def relu(x: Any) -> Tensor:
-    return ops.relu(x)
+    return ops.relu(_tensor(x))
 
 
 def tanh(x: Any) -> Tensor:
-    return ops.tanh(x)
+    return ops.tanh(_tensor(x))
 
 
 def sigmoid(x: Any) -> Tensor:
-    return ops.sigmoid(x)
+    return ops.sigmoid(_tensor(x))
 
 
 def softmax(x: Any, axis: int = -1) -> Tensor:
-    return ops.softmax(x, axis)
+    return ops.softmax(_tensor(x), axis)
 
 
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
-    return ops.log_softmax(x, axis)
+    return ops.log_softmax(_tensor(x), axis)
 
 
 def linear(input: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x W^T + b, with W of shape (out_features, in_features) as in PyTorch."""
-    x = input if isinstance(input, Tensor) else _lift(input)
+    x = _tensor(input)
     xs, ws = x.data.shape, weight.data.shape
     if len(ws) != 2 or not xs or xs[-1] != ws[1]:
         if len(ws) != 2:
@@ -54,7 +54,7 @@ def linear(input: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         )
     if bias is None:
         return ops.Linear.apply(x, weight)
-    b = bias if isinstance(bias, Tensor) else _lift(bias, x)
+    b = bias if isinstance(bias, Tensor) else lift(bias, x, "linear")
     if b.data.shape != ws[:1]:
         raise ShapeError(f"linear: bias of shape {b.data.shape} does not match the weight "
                          f"{ws}: expected shape ({ws[0]},)")
@@ -64,7 +64,7 @@ def linear(input: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 def dropout(x: Any, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero each entry with probability p and scale the rest by 1/(1-p), so the expected
     value is unchanged; the identity when not training."""
-    x = _lift(x)
+    x = _tensor(x)
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: p must be between 0 and 1, got {p}")
     if not training or p == 0.0:
@@ -76,6 +76,11 @@ def dropout(x: Any, p: float = 0.5, training: bool = True) -> Tensor:
 
 
 # ------------------------------------------------------------------ helpers
+def _tensor(x: Any) -> Tensor:
+    """Layers and losses take numpy arrays too (a batch straight from a dataset)."""
+    return x if isinstance(x, Tensor) else as_tensor(x)
+
+
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
     if reduction == "mean":
         return loss.mean()
@@ -87,8 +92,8 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 def _check(where: str, reduction: str, input: Any, target: Any) -> tuple[Tensor, Tensor]:
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{where}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-    x = _lift(input)
-    t = _lift(target, x)
+    x = _tensor(input)
+    t = lift(target, x, where)
     if x.shape != t.shape:
         raise ShapeError(f"{where}: input shape {x.shape} and target shape {t.shape} differ "
                          "(they must match; broadcasting here usually hides a bug)")
@@ -145,7 +150,7 @@ def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 
 # ------------------------------------------------------------------ classification losses
 def nll_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of the true class, given log-probabilities (N, C)."""
-    x = _lift(input)
+    x = _tensor(input)
     t = _class_targets("nll_loss", reduction, x, target)
     picked = x[np.arange(len(t)), t] if x.ndim == 2 else x[int(t)]
     return _reduce(-picked, reduction)
@@ -154,39 +159,37 @@ def nll_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
 def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     """-log softmax(logits)[true class], computed through a stable log-softmax so that
     logits of +-1e4 give finite losses and gradients (softmax - onehot)."""
-    x = _lift(input)
+    x = _tensor(input)
     t = _class_targets("cross_entropy", reduction, x, target)
+    if reduction == "mean" and x.ndim == 2 and len(t) == 0:
+        raise ValueError(f"cross_entropy: the batch is empty (input shape {x.shape}), and the "
+                         "mean over no examples is undefined; use reduction='sum' (0 for an "
+                         "empty batch) or skip the step")
     return ops.CrossEntropy.apply(x, target=t, reduction=reduction)
 
 
-_LOG_FLOOR = math.exp(-100)  # PyTorch clamps log(p) at -100 in binary_cross_entropy
-
-
 def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
-    """-(y log p + (1 - y) log(1 - p)) for probabilities p in [0, 1]."""
+    """-(y log p + (1 - y) log(1 - p)) for probabilities p in [0, 1]. Each log is clamped
+    at -100 as in PyTorch, and so is the gradient's denominator p (1 - p) at 1e-12: a
+    confident wrong answer (p = 0, y = 1) gets a huge gradient, never a zero one."""
     x, t = _check("binary_cross_entropy", reduction, input, target)
     if x.size and (x.data.min() < 0 or x.data.max() > 1):
         raise ValueError("binary_cross_entropy: input must be probabilities in [0, 1] (got "
                          f"values in [{x.data.min():.4g}, {x.data.max():.4g}]); use "
                          "binary_cross_entropy_with_logits for raw scores")
-    log_p = x.clip(_LOG_FLOOR, None).log()
-    log_q = (1 - x).clip(_LOG_FLOOR, None).log()
-    return _reduce(-(t * log_p + (1 - t) * log_q), reduction)
+    return _reduce(ops.BinaryCrossEntropy.apply(*pair(x, t)), reduction)
 
 
 def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "mean") -> Tensor:
-    """Binary cross-entropy of sigmoid(x), in the overflow-free form
-    max(x, 0) - x y + log(1 + exp(-|x|)); its gradient is sigmoid(x) - y."""
+    """Binary cross-entropy of sigmoid(x), as softplus(x) - x y: overflow-free, and smooth
+    at x = 0, so its gradient is exactly sigmoid(x) - y everywhere (PyTorch's)."""
     x, t = _check("binary_cross_entropy_with_logits", reduction, input, target)
-    loss = x.relu() - x * t + ((-x.abs()).exp() + 1).log()
-    return _reduce(loss, reduction)
+    return _reduce(x.softplus() - x * t, reduction)
 
 
 def one_hot(labels: Any, num_classes: int) -> Tensor:
     """Integer labels as rows of 0/1 (in the default float dtype)."""
-    from ..tensor import get_default_dtype
-
     t = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
     if t.dtype.kind not in "iu" or (t.size and (t.min() < 0 or t.max() >= num_classes)):
         raise ValueError(f"one_hot: labels must be integers in 0..{num_classes - 1}")
-    return _make(np.eye(num_classes, dtype=get_default_dtype())[t], (), None, None, False)
+    return as_tensor(np.eye(num_classes, dtype=get_default_dtype())[t])

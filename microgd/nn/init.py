@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from ..random import generator
+from ..state import generator
 from ..tensor import Tensor
 
 _LINEAR = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ..tensor import Tensor, _make
+from ..tensor import Tensor, as_tensor
 
 
 def _grads(parameters: Iterable[Tensor] | Tensor) -> list[np.ndarray]:
@@ -23,7 +23,7 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
         raise ValueError(f"clip_grad_norm_: max_norm must be non-negative, got {max_norm}")
     grads = _grads(parameters)
     if not grads:
-        return _make(np.asarray(0.0), (), None, None, False)
+        return as_tensor(np.asarray(0.0))
     if norm_type == math.inf:
         total = max(float(np.max(np.abs(g))) if g.size else 0.0 for g in grads)
     else:
@@ -33,7 +33,7 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
     if coef < 1.0:
         for g in grads:
             g *= coef
-    return _make(np.asarray(total), (), None, None, False)
+    return as_tensor(np.asarray(total))
 
 
 def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -> None:

@@ -92,9 +92,8 @@ class Optimizer:
                                 "Tensor")
             if not p.is_leaf:
                 raise ValueError(f"{name}: can't optimize a non-leaf Tensor: {_where(i, gi, p)} "
-                                 f"was computed by {p.grad_fn}, so it has no .grad of its own "
-                                 "and updating it would not change what it was computed from; "
-                                 "pass the leaf tensors instead")
+                                 f"was computed by {p.grad_fn}; pass the leaf tensors it was "
+                                 "computed from (changing a result would not change them)")
             if not p.requires_grad:
                 raise ValueError(f"{name}: {_where(i, gi, p)} does not require grad")
             if id(p) in seen:
@@ -210,7 +209,8 @@ class Optimizer:
 
     def update(self, p: Tensor, grad: np.ndarray, state: dict[str, Any],
                group: dict[str, Any]) -> None:
-        """Apply the rule to one parameter, in place on ``p.data``."""
+        """Apply the rule to one parameter, in place on ``p.data`` (intermediate terms go
+        into ``self.scratch(p.data)``; ``grad`` belongs to the caller and is only read)."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ checkpoints

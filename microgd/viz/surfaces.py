@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import ops
+from ..tensor import Tensor
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,6 @@ class Surface:
 
     def height(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
         """J on a grid (for contour plots)."""
-        from ..tensor import Tensor
         out = self.fn(Tensor(np.asarray(X, np.float64)), Tensor(np.asarray(Y, np.float64)))
         return out.data
 
@@ -47,8 +46,8 @@ def _saddle(x, y):
 def _local_minima(x, y):
     # a wide bowl with two Gaussian dips: a shallow one near the start, the deepest far off
     return ((x * x + y * y) * 0.05
-            - ops.exp(-((x - 1.0) ** 2 + (y - 1.0) ** 2) * 2.0) * 1.0
-            - ops.exp(-((x + 1.5) ** 2 + (y + 1.5) ** 2) * 1.0) * 2.0)
+            - (-((x - 1.0) ** 2 + (y - 1.0) ** 2) * 2.0).exp() * 1.0
+            - (-((x + 1.5) ** 2 + (y + 1.5) ** 2) * 1.0).exp() * 2.0)
 
 
 SURFACES = {

@@ -1,0 +1,134 @@
+"""Reductions: ``sum``, ``max``, ``min`` have backward rules; ``mean``, ``var``,
+``logsumexp``, ``softmax`` and ``log_softmax`` are compositions of them and need none.
+
+Every reduction takes ``axis=None | int | tuple`` (negative axes count from the end) and
+``keepdims``. Its backward copies the gradient back along the reduced axes.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .core import Op, count, fractional, is_tensor, keepdims_shape, lift, normalize_axis
+from .elementwise import Exp
+
+
+class Sum(Op):
+    name = "sum"
+    uses_values = False
+
+    @staticmethod
+    def forward(a, axis, keepdims):
+        return a.sum(axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def backward(g, out, needs, a, axis, keepdims):
+        # every input element contributed once: copy g back along the summed axes
+        return (_broadcast(g.reshape(keepdims_shape(a.shape, axis)), a.shape),)
+
+
+class Max(Op):
+    name = "max"
+
+    @staticmethod
+    def forward(a, axis, keepdims):
+        return a.max(axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def backward(g, out, needs, a, axis, keepdims):
+        # the gradient goes to the maximal entries, split equally between ties
+        kshape = keepdims_shape(a.shape, axis)
+        hit = (a == out.reshape(kshape)).astype(g.dtype)
+        return (g.reshape(kshape) * hit / hit.sum(axis=axis, keepdims=True),)
+
+    @classmethod
+    def explain(cls, exc, shapes, ctx):
+        return ValueError(
+            f"{cls.name}: cannot reduce an empty axis (shape {shapes[0]}, axis {ctx['axis']})"
+        )
+
+
+class Min(Max):
+    name = "min"
+
+    @staticmethod
+    def forward(a, axis, keepdims):
+        return a.min(axis=axis, keepdims=keepdims)
+
+
+def _broadcast(x: Any, shape: tuple) -> Any:
+    return x.broadcast_to(shape) if is_tensor(x) else np.broadcast_to(x, shape)
+
+
+def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+    x = lift(x, where="sum")
+    return Sum.apply(x, axis=normalize_axis(axis, x.ndim, "sum", x.shape), keepdims=keepdims)
+
+
+def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    x = fractional(x, "mean")
+    axes = normalize_axis(axis, x.ndim, "mean", x.shape)
+    n = count(x.shape, axes)
+    if n == 0:
+        raise ValueError(f"mean: the mean over an empty axis is undefined (shape {x.shape}, "
+                         f"axis {axis})")
+    return Sum.apply(x, axis=axes, keepdims=keepdims) / n
+
+
+def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Any:
+    """Variance: mean squared distance from the mean, divided by (n - ddof)."""
+    x = fractional(x, "var")
+    axes = normalize_axis(axis, x.ndim, "var", x.shape)
+    n = count(x.shape, axes)
+    if n - ddof <= 0:
+        raise ValueError(f"var: {n} elements with ddof={ddof} leave no degrees of freedom "
+                         f"(shape {x.shape}, axis {axis})")
+    centred = x - Sum.apply(x, axis=axes, keepdims=True) / n
+    return Sum.apply(centred * centred, axis=axes, keepdims=keepdims) / (n - ddof)
+
+
+def max(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+    x = lift(x, where="max")
+    return Max.apply(x, axis=normalize_axis(axis, x.ndim, "max", x.shape), keepdims=keepdims)
+
+
+def min(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+    x = lift(x, where="min")
+    return Min.apply(x, axis=normalize_axis(axis, x.ndim, "min", x.shape), keepdims=keepdims)
+
+
+def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """log(sum(exp(x))) without overflow: subtract the max first (a constant, so the
+    gradient, softmax(x), is unchanged)."""
+    x = fractional(x, "logsumexp")
+    axes = normalize_axis(axis, x.ndim, "logsumexp", x.shape)
+    if count(x.shape, axes) == 0:
+        raise ValueError(f"logsumexp: cannot reduce an empty axis (shape {x.shape})")
+    m = x.data.max(axis=axes, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0).astype(x.dtype, copy=False)
+    out = Sum.apply(Exp.apply(x - m), axis=axes, keepdims=True).log() + m
+    if not keepdims:
+        out = out.reshape(tuple(n for i, n in enumerate(x.shape)
+                                if axes is not None and i not in axes))
+    return out
+
+
+def log_softmax(x: Any, axis: int = -1) -> Any:
+    """x - logsumexp(x), computed as z - log(sum(exp(z))) with z = x - max(x): the shift is
+    a constant (same gradient), and in float32 it keeps log_softmax([1e4, 1e4]) at
+    -0.6931 rather than 1e4 - 10000.693 rounded."""
+    x = fractional(x, "log_softmax")
+    axes = normalize_axis(axis, x.ndim, "log_softmax", x.shape)
+    if count(x.shape, axes) == 0:
+        raise ValueError(f"log_softmax: cannot normalise over an empty axis (shape {x.shape})")
+    m = x.data.max(axis=axes, keepdims=True)
+    z = x - np.where(np.isfinite(m), m, 0).astype(x.dtype, copy=False)
+    return z - Sum.apply(Exp.apply(z), axis=axes, keepdims=True).log()
+
+
+def softmax(x: Any, axis: int = -1) -> Any:
+    x = fractional(x, "softmax")
+    axes = normalize_axis(axis, x.ndim, "softmax", x.shape)
+    e = Exp.apply(x - x.data.max(axis=axes, keepdims=True))
+    return e / Sum.apply(e, axis=axes, keepdims=True)
