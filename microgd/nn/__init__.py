@@ -1,6 +1,7 @@
 """Neural-network building blocks, shaped like ``torch.nn``."""
 from . import functional, init, scalar, utils
 from . import functional as F
+from .containers import ModuleDict, ModuleList, Sequential
 from .layers import (
     MLP,
     BCELoss,
@@ -17,4 +18,4 @@ from .layers import (
     Sigmoid,
     Tanh,
 )
-from .module import Module, ModuleList, Parameter, Sequential
+from .module import Module, Parameter, RemovableHandle

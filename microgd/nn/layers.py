@@ -10,7 +10,8 @@ import numpy as np
 from ..tensor import Tensor, get_default_dtype
 from . import functional as F
 from . import init
-from .module import Module, Parameter, Sequential
+from .containers import Sequential
+from .module import Module, Parameter
 
 
 class Linear(Module):

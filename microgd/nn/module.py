@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from ..state import STATE, Scope
-from ..tensor import Tensor, _to_array
+from ..tensor import RemovableHandle, Tensor, _to_array
 
 
 class Parameter(Tensor):
@@ -56,7 +56,11 @@ class Module:
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_owner", None)  # (weakref to parent, name in parent)
+        object.__setattr__(self, "_forward_hooks", [])
+        object.__setattr__(self, "_forward_pre_hooks", [])
         object.__setattr__(self, "training", True)
 
     # ------------------------------------------------------------------ registration
@@ -68,6 +72,14 @@ class Module:
                 "before assigning attributes"
             )
         modules = self.__dict__["_modules"]
+        buffers = self.__dict__["_buffers"]
+        if name in buffers:  # assigning to a buffer replaces its array (PyTorch's rule)
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"{type(self).__name__}: buffer {name!r} must be a Tensor or "
+                                f"None, got {type(value).__name__}")
+            buffers[name] = value
+            object.__setattr__(self, name, value)
+            return
         params.pop(name, None)
         modules.pop(name, None)
         if isinstance(value, Parameter):
@@ -82,7 +94,25 @@ class Module:
     def __delattr__(self, name: str) -> None:
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
+        self._buffers.pop(name, None)
         object.__delattr__(self, name)
+
+    def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
+        """A tensor the module keeps that is not learned (BatchNorm's running mean): saved
+        in ``state_dict()`` (unless ``persistent=False``), never handed to an optimizer."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"register_buffer: a buffer name must be a non-empty string "
+                           f"without '.', got {name!r}")
+        if name in self._parameters or name in self._modules:
+            raise KeyError(f"register_buffer: attribute {name!r} already exists")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            tensor = Tensor(np.asarray(tensor))
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
+            self._non_persistent.add(name)
+        object.__setattr__(self, name, tensor)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         setattr(self, name, param)
@@ -96,7 +126,7 @@ class Module:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run ``forward`` inside a named scope, so every node made here knows its module
-        (draw_graph clusters by it; anomaly errors name it)."""
+        (draw_graph clusters by it; anomaly errors name it), with the forward hooks around it."""
         state = STATE
         previous = state.scope
         cached = self.__dict__.get("_scope_cache")
@@ -104,9 +134,31 @@ class Module:
             cached = self._new_scope(previous)
         state.scope = cached[2]
         try:
-            return self.forward(*args, **kwargs)
+            if not (self._forward_pre_hooks or self._forward_hooks):
+                return self.forward(*args, **kwargs)
+            for hook in list(self._forward_pre_hooks):
+                result = hook(self, args)
+                if result is not None:  # a new input replaces the old
+                    args = result if isinstance(result, tuple) else (result,)
+            out = self.forward(*args, **kwargs)
+            for hook in list(self._forward_hooks):
+                result = hook(self, args, out)
+                if result is not None:  # a new output replaces the old
+                    out = result
+            return out
         finally:
             state.scope = previous
+
+    def register_forward_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """``hook(module, args)`` before each ``forward``; a returned value replaces args."""
+        self._forward_pre_hooks.append(hook)
+        return RemovableHandle(self._forward_pre_hooks, hook)
+
+    def register_forward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """``hook(module, args, output)`` after each ``forward``; a returned value replaces
+        the output. Handy for watching activations without changing the model."""
+        self._forward_hooks.append(hook)
+        return RemovableHandle(self._forward_hooks, hook)
 
     def _new_scope(self, parent: Scope | None) -> tuple:
         """This module's Scope when called from ``parent``, cached on the module: a training
@@ -179,6 +231,32 @@ class Module:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
+    def named_buffers(self, prefix: str = "", recurse: bool = True
+                      ) -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, buffer) pairs, e.g. ``bn.running_mean``."""
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for mod_name, module in modules:
+            for name, b in module._buffers.items():
+                if b is not None:
+                    yield (f"{mod_name}.{name}" if mod_name else name), b
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def _state_items(self) -> Iterator[tuple[str, Tensor]]:
+        """What ``state_dict`` holds: parameters, then persistent buffers, module by module
+        (PyTorch's order and keys)."""
+        seen: set[int] = set()
+        for mod_name, module in self.named_modules():
+            for name, t in list(module._parameters.items()) + [
+                    (n, b) for n, b in module._buffers.items()
+                    if n not in module._non_persistent]:
+                if t is None or id(t) in seen:
+                    continue
+                seen.add(id(t))
+                yield (f"{mod_name}.{name}" if mod_name else name), t
+
     def zero_grad(self) -> None:
         for p in self.parameters():
             p.grad = None
@@ -193,11 +271,11 @@ class Module:
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> OrderedDict:
-        """Name -> copy of the parameter array, in registration order.
+        """Name -> copy of each parameter and persistent buffer array, in registration order.
 
         Copies make it a snapshot: training on does not change a saved "best" state (in
         PyTorch the tensors share storage, and one needs ``copy.deepcopy`` for that)."""
-        return OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
+        return OrderedDict((name, t.data.copy()) for name, t in self._state_items())
 
     def load_state_dict(self, state_dict: dict, strict: bool = True) -> LoadResult:
         """Copy arrays into the parameters of the same names, all or nothing.
@@ -217,7 +295,7 @@ class Module:
                 arr = arr.base
             return arr
 
-        own = dict(self.named_parameters())
+        own = dict(self._state_items())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict.keys() if k not in own]
         # buffers of our own parameters: a value that is one of them is copied first, so
@@ -268,50 +346,3 @@ class Module:
             child = repr(m).replace("\n", "\n  ")
             lines.append(f"  ({name}): {child}")
         return lines[0] + ")" if len(lines) == 1 else "\n".join(lines) + "\n)"
-
-
-class _ModuleSequence(Module):
-    """Modules held in order under the names "0", "1", ... (registered, so their
-    parameters are found)."""
-
-    def __init__(self, modules: Iterable[Module] = ()) -> None:
-        super().__init__()
-        for m in modules:
-            self.append(m)
-
-    def append(self, module: Module) -> _ModuleSequence:
-        if not isinstance(module, Module):
-            raise TypeError(f"{type(self).__name__}: expected a Module, got "
-                            f"{type(module).__name__}")
-        setattr(self, str(len(self)), module)
-        return self
-
-    def extend(self, modules: Iterable[Module]) -> _ModuleSequence:
-        for m in modules:
-            self.append(m)
-        return self
-
-    def __getitem__(self, i: int) -> Module:
-        return list(self._modules.values())[i]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-
-class Sequential(_ModuleSequence):
-    """Modules applied one after another: ``Sequential(a, b)(x) == b(a(x))``."""
-
-    def __init__(self, *modules: Module) -> None:
-        super().__init__(modules)
-
-    def forward(self, x: Any) -> Any:
-        for m in self._modules.values():
-            x = m(x)
-        return x
-
-
-class ModuleList(_ModuleSequence):
-    """A list of modules that registers them (a plain list would hide their weights)."""
