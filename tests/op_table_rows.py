@@ -2,15 +2,16 @@
 
 A row names the op as a user calls it (``x.sum``, ``mg.where``, ``2.5-x``, plus an optional
 note in parentheses; the coverage test matches public names against it), says how to call
-it in microgd (``mg``, on Tensors), what numpy computes for it (``np``, on float64 arrays:
-the oracle), which inputs to try (``cases``: shapes x options such as ``axis``) and where to
-draw them from (``domain``: positive for ``log``, away from the kink for ``abs`` ...).
+it in microgd (``mg``, on Tensors; ``also`` holds its other spellings, such as ``mg.sum``,
+each tested in full), what numpy computes for it (``np``, on float64 arrays: the oracle),
+which inputs to try (``cases``: shapes x options such as ``axis``) and where to draw them
+from (``domain``: positive for ``log``, away from the kink for ``abs`` ...).
 """
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -112,6 +113,7 @@ class Row:
     vjp: Callable[..., list] | None = None  # closed-form VJP where finite differences
     #                                         cannot judge (kinks, clamps): PyTorch's values
     out_dtype: Any = None             # None: the input's float dtype is kept
+    also: dict = field(default_factory=dict)  # other spellings of the op: {name: call}
 
 
 # ------------------------------------------------------------------ numpy references
@@ -158,10 +160,6 @@ def np_index(index):
     if isinstance(index, tuple):
         return tuple(np_index(i) for i in index)
     return index.data if isinstance(index, mg.Tensor) else index
-
-
-def np_sigmoid(a):
-    return 1 / (1 + np.exp(-a))
 
 
 def np_reduce(loss, reduction):
@@ -220,7 +218,6 @@ UNARY = one((), (5,), (2, 3))
 SCALAR_SIDE = one((2, 3))
 REDUCE = (one((2, 3, 4), axis=[None, 1, -1, (0, -1), (-3, 1), (0, 1, 2)], keepdims=[False, True])
           + one((), axis=[0, -1], keepdims=[False, True]))
-REDUCE_FN = one((2, 3, 4), axis=[None, -2, (2, -3)]) + one((), axis=[-1])
 SOFTMAX = one((2, 3, 4), axis=[0, 1, -1, -3]) + one((5,)) + one((), axis=[0, -1])
 PERMUTATIONS = one((3, 4, 5, 6), axes=[(1, 0, 3, 2), (-1, -2, -3, -4), (-2, -1, 1, 0),
                                        (2, -4, -1, 1)])
@@ -243,8 +240,8 @@ ROWS = [
     R("x-y", lambda a, b: a - b, np.subtract, many(*BROADCAST)),
     R("x*y", lambda a, b: a * b, np.multiply, many(*BROADCAST)),
     R("x/y", lambda a, b: a / b, np.divide, many(*BROADCAST), inputs(real, away_from(0, gap=0.5))),
-    R("x**y", lambda a, b: a ** b, np.power, many(*BROADCAST), inputs(positive, real)),
-    R("x.pow(y)", lambda a, b: a.pow(b), np.power, many(((2, 3), (3,))), inputs(positive, real)),
+    R("x**y", lambda a, b: a ** b, np.power, many(*BROADCAST), inputs(positive, real),
+      also={"x.pow(y)": lambda a, b: a.pow(b)}),
     R("x+2.5", lambda x: x + 2.5, lambda a: a + 2.5, SCALAR_SIDE),
     R("2.5+x", lambda x: 2.5 + x, lambda a: 2.5 + a, SCALAR_SIDE),
     R("arr+x", lambda x: like(x, ARR) + x, lambda a: ARR + a, SCALAR_SIDE),
@@ -285,27 +282,19 @@ ROWS = [
     R("mg.where (Tensor cond, number)", lambda x: mg.where(mg.tensor(COND), x, 0.0),
       lambda a: np.where(COND, a, 0.0), one((3, 4))),
     # -------------------------------------------------------------- unary
-    R("x.exp", lambda x: x.exp(), np.exp, UNARY),
-    R("mg.exp", mg.exp, np.exp, UNARY),
-    R("x.log", lambda x: x.log(), np.log, UNARY, positive),
-    R("mg.log", mg.log, np.log, UNARY, positive),
-    R("x.sqrt", lambda x: x.sqrt(), np.sqrt, UNARY, positive),
-    R("mg.sqrt", mg.sqrt, np.sqrt, UNARY, positive),
-    R("x.abs", lambda x: x.abs(), np.abs, UNARY, away_from(0)),
-    R("mg.abs", mg.abs, np.abs, UNARY, away_from(0)),
+    R("x.exp", lambda x: x.exp(), np.exp, UNARY, also={"mg.exp": mg.exp}),
+    R("x.log", lambda x: x.log(), np.log, UNARY, positive, also={"mg.log": mg.log}),
+    R("x.sqrt", lambda x: x.sqrt(), np.sqrt, UNARY, positive, also={"mg.sqrt": mg.sqrt}),
+    R("x.abs", lambda x: x.abs(), np.abs, UNARY, away_from(0), also={"mg.abs": mg.abs}),
     R("x.abs (x=0)", lambda x: x.abs(), np.abs, one((3,)), fixed([-1.0, 0.0, 2.0]),
       hessian=False, vjp=lambda g, a: [g * np.sign(a)]),
-    R("x.relu", lambda x: x.relu(), lambda a: np.maximum(a, 0), UNARY, away_from(0)),
-    R("mg.relu", mg.relu, lambda a: np.maximum(a, 0), UNARY, away_from(0)),
-    R("F.relu", F.relu, lambda a: np.maximum(a, 0), UNARY, away_from(0)),
+    R("x.relu", lambda x: x.relu(), lambda a: np.maximum(a, 0), UNARY, away_from(0),
+      also={"mg.relu": mg.relu, "F.relu": F.relu}),
     R("x.relu (x=0)", lambda x: x.relu(), lambda a: np.maximum(a, 0), one((3,)),
       fixed([-1.0, 0.0, 2.0]), hessian=False, vjp=lambda g, a: [g * (a > 0)]),
-    R("x.tanh", lambda x: x.tanh(), np.tanh, UNARY),
-    R("mg.tanh", mg.tanh, np.tanh, UNARY),
-    R("F.tanh", F.tanh, np.tanh, UNARY),
-    R("x.sigmoid", lambda x: x.sigmoid(), np_sigmoid, UNARY),
-    R("mg.sigmoid", mg.sigmoid, np_sigmoid, UNARY),
-    R("F.sigmoid", F.sigmoid, np_sigmoid, UNARY),
+    R("x.tanh", lambda x: x.tanh(), np.tanh, UNARY, also={"mg.tanh": mg.tanh, "F.tanh": F.tanh}),
+    R("x.sigmoid", lambda x: x.sigmoid(), lambda a: 1 / (1 + np.exp(-a)), UNARY,
+      also={"mg.sigmoid": mg.sigmoid, "F.sigmoid": F.sigmoid}),
     R("x.softplus", lambda x: x.softplus(), lambda a: np.logaddexp(0, a), UNARY),
     R("mg.softplus", mg.softplus, lambda a: np.logaddexp(0, a), one((4,)),
       fixed([-30.0, 0.0, 1.5, 30.0])),  # no overflow at either end, smooth at 0
@@ -336,76 +325,66 @@ ROWS = [
     R("x.argmax", lambda x, **o: x.argmax(**o), lambda a, **o: np.argmax(a, **o), **ARG),
     R("x.argmin", lambda x, **o: x.argmin(**o), lambda a, **o: np.argmin(a, **o), **ARG),
     # -------------------------------------------------------------- reductions
-    R("x.sum", lambda x, **o: x.sum(**o), reducing(np.sum), REDUCE),
-    R("mg.sum", lambda x, **o: mg.sum(x, **o), reducing(np.sum), REDUCE_FN),
-    R("x.mean", lambda x, **o: x.mean(**o), reducing(np.mean), REDUCE),
-    R("mg.mean", lambda x, **o: mg.mean(x, **o), reducing(np.mean), REDUCE_FN),
-    R("x.max", lambda x, **o: x.max(**o), reducing(np.max), REDUCE, distinct),
-    R("mg.max", lambda x, **o: mg.max(x, **o), reducing(np.max), REDUCE_FN, distinct),
+    R("x.sum", lambda x, **o: x.sum(**o), reducing(np.sum), REDUCE, also={"mg.sum": mg.sum}),
+    R("x.mean", lambda x, **o: x.mean(**o), reducing(np.mean), REDUCE, also={"mg.mean": mg.mean}),
+    R("x.max", lambda x, **o: x.max(**o), reducing(np.max), REDUCE, distinct,
+      also={"mg.max": mg.max}),
     R("x.max (ties)", lambda x: x.max(), np.max, one((4,)), fixed([1.0, 3.0, 3.0, 2.0]),
       hessian=False,  # ties share the gradient, as in torch.max()
       vjp=lambda g, a: [g * (a == a.max()) / np.sum(a == a.max())]),
-    R("x.min", lambda x, **o: x.min(**o), reducing(np.min), REDUCE, distinct),
-    R("mg.min", lambda x, **o: mg.min(x, **o), reducing(np.min), REDUCE_FN, distinct),
-    R("x.var", lambda x, **o: x.var(**o), reducing(np.var), REDUCE),
-    R("x.var(ddof=1)", lambda x, **o: x.var(ddof=1, **o), lambda a, **o: np.var(a, ddof=1, **o),
-      one((2, 3, 4), axis=[None, 0, -1, (0, -1)], keepdims=[False, True])),
-    R("mg.var", lambda x, **o: mg.var(x, **o), reducing(np.var), REDUCE_FN),
-    R("x.logsumexp", lambda x, **o: x.logsumexp(**o), np_logsumexp, REDUCE),
-    R("mg.logsumexp", lambda x, **o: mg.logsumexp(x, **o), np_logsumexp, REDUCE_FN),
-    R("x.softmax", lambda x, **o: x.softmax(**o), np_softmax, SOFTMAX),
-    R("mg.softmax", lambda x, **o: mg.softmax(x, **o), np_softmax, SOFTMAX),
-    R("F.softmax", lambda x, **o: F.softmax(x, **o), np_softmax, SOFTMAX),
-    R("x.log_softmax", lambda x, **o: x.log_softmax(**o), np_log_softmax, SOFTMAX),
-    R("mg.log_softmax", lambda x, **o: mg.log_softmax(x, **o), np_log_softmax, SOFTMAX),
-    R("F.log_softmax", lambda x, **o: F.log_softmax(x, **o), np_log_softmax, SOFTMAX),
+    R("x.min", lambda x, **o: x.min(**o), reducing(np.min), REDUCE, distinct,
+      also={"mg.min": mg.min}),
+    R("x.var", lambda x, **o: x.var(**o), reducing(np.var),
+      REDUCE + one((2, 3, 4), axis=[None, 0, (0, -1)], ddof=[1]), also={"mg.var": mg.var}),
+    R("x.logsumexp", lambda x, **o: x.logsumexp(**o), np_logsumexp, REDUCE,
+      also={"mg.logsumexp": mg.logsumexp}),
+    R("x.softmax", lambda x, **o: x.softmax(**o), np_softmax, SOFTMAX,
+      also={"mg.softmax": mg.softmax, "F.softmax": F.softmax}),
+    R("x.log_softmax", lambda x, **o: x.log_softmax(**o), np_log_softmax, SOFTMAX,
+      also={"mg.log_softmax": mg.log_softmax, "F.log_softmax": F.log_softmax}),
     # -------------------------------------------------------------- shapes and indexing
-    R("x.reshape", lambda x, shape: x.reshape(shape), lambda a, shape: a.reshape(shape),
-      one((2, 3, 4), shape=[(4, 6), (6, -1), (-1,), (2, 1, 12)]) + one((), shape=[(1, 1)])),
-    R("x.reshape(*shape)", lambda x, shape: x.reshape(*shape), lambda a, shape: a.reshape(shape),
-      one((2, 3, 4), shape=[(4, 6), (-1, 2)])),
-    R("mg.reshape", mg.reshape, np.reshape, one((2, 3, 4), shape=[(3, 8), (-1,)])),
-    R("x.transpose", lambda x, axes: x.transpose(axes), np.transpose, PERMUTATIONS),
-    R("x.transpose(*axes)", lambda x, axes: x.transpose(*axes), np.transpose, PERMUTATIONS),
-    R("mg.transpose", mg.transpose, np.transpose, PERMUTATIONS),
-    R("x.transpose()", lambda x: x.transpose(), np.transpose, one((), (4,), (2, 3, 4))),
-    R("x.T", lambda x: x.T, np.transpose, one((), (4,), (3, 4), (2, 3, 4))),
+    R("x.reshape", lambda x, shape: x.reshape(shape), np.reshape,
+      one((2, 3, 4), shape=[(4, 6), (6, -1), (-1,), (2, 1, 12)]) + one((), shape=[(1, 1)]),
+      also={"x.reshape(*shape)": lambda x, shape: x.reshape(*shape), "mg.reshape": mg.reshape}),
+    R("x.transpose", lambda x, axes: x.transpose(axes), np.transpose, PERMUTATIONS,
+      also={"x.transpose(*axes)": lambda x, axes: x.transpose(*axes),
+            "mg.transpose": mg.transpose}),
+    R("x.T", lambda x: x.T, np.transpose, one((), (4,), (3, 4), (2, 3, 4)),
+      also={"x.transpose()": lambda x: x.transpose()}),
     R("x.swapaxes", lambda x, ab: x.swapaxes(*ab), lambda a, ab: np.swapaxes(a, *ab),
-      one((2, 3, 4), ab=[(0, -1), (-2, 2), (1, 1), (-3, -1)])),
+      one((2, 3, 4), ab=[(0, -1), (-2, 2), (1, 1), (-3, -1)]),
+      also={"mg.swapaxes": lambda x, ab: mg.swapaxes(x, *ab)}),
     R("x.flatten", lambda x, **o: x.flatten(**o), np_flatten,
-      one((2, 3, 4), start_dim=[0, 1, -1, -2]) + one((), start_dim=[0, -1])),
-    R("mg.flatten", mg.flatten, np_flatten, one((2, 3, 4), start_dim=[1, -2])),
-    R("mg.swapaxes", lambda x, ab: mg.swapaxes(x, *ab), lambda a, ab: np.swapaxes(a, *ab),
-      one((2, 3, 4), ab=[(0, -2), (-1, 1)])),
+      one((2, 3, 4), start_dim=[0, 1, -1, -2]) + one((), start_dim=[0, -1]),
+      also={"mg.flatten": mg.flatten}),
     R("x.squeeze", lambda x, **o: x.squeeze(**o), np_squeeze,
-      one((2, 1, 3, 1), axis=[None, 1, -1, (1, -1), -3, 0, (0, 1)]) + one((), axis=[0, -1])),
+      one((2, 1, 3, 1), axis=[None, 1, -1, (1, -1), -3, 0, (0, 1)]) + one((), axis=[0, -1]),
+      also={"mg.squeeze": mg.squeeze}),
     R("x.unsqueeze", lambda x, axis: x.unsqueeze(axis), np.expand_dims,
-      one((2, 3, 4), axis=[0, 2, 3, -1, -4]) + one((), axis=[0, -1])),
-    R("mg.squeeze", mg.squeeze, np_squeeze, one((2, 1, 3, 1), axis=[None, -1, (0, -3)])),
-    R("mg.unsqueeze", mg.unsqueeze, np.expand_dims, one((2, 3), axis=[0, -1, -3])),
+      one((2, 3, 4), axis=[0, 2, 3, -1, -4]) + one((), axis=[0, -1]),
+      also={"mg.unsqueeze": mg.unsqueeze}),
     R("x.broadcast_to", lambda x, shape: x.broadcast_to(shape), np.broadcast_to,
-      one((3, 1, 4), shape=[(2, 3, 5, 4), (3, 2, 4)]) + one((), shape=[(3, 2)])),
-    R("mg.broadcast_to", mg.broadcast_to, np.broadcast_to, one((1, 4), shape=[(3, 4)])),
+      one((3, 1, 4), shape=[(2, 3, 5, 4), (3, 2, 4)]) + one((), shape=[(3, 2)]),
+      also={"mg.broadcast_to": mg.broadcast_to}),
     R("mg.concatenate", lambda a, b, axis: mg.concatenate([a, b, a], axis=axis),
       lambda a, b, axis: np.concatenate([a, b, a], axis=axis),
       many(((2, 3, 4), (2, 3, 4)), axis=[0, 1, -1, -3]) + many(((2, 3), (2, 5)), axis=[1, -1])),
     R("mg.stack", lambda a, b, c, axis: mg.stack([a, b, c], axis=axis),
       lambda a, b, c, axis: np.stack([a, b, c], axis=axis),
-      many(((2, 3),) * 3, axis=[0, 1, 2, -1, -3])),
+      many(((2, 3),) * 3, axis=[0, 1, 2, -1, -3]) + many(((),) * 3, axis=[0, -1])),
     R("x[index]", lambda x, index: x[index], lambda a, index: a[np_index(index)],
       one((2, 3, 4), index=INDEXES)),
     # -------------------------------------------------------------- matmul, linear
-    R("x@y", lambda a, b: a @ b, np.matmul, many(*MATMUL)),
-    R("mg.matmul", mg.matmul, np.matmul, many(((3, 4), (4, 5)), ((4,), (2, 4, 3)))),
-    R("x.matmul", lambda a, b: a.matmul(b), np.matmul, many(((2, 3, 4), (4,)))),
+    R("x@y", lambda a, b: a @ b, np.matmul, many(*MATMUL),
+      also={"mg.matmul": mg.matmul, "x.matmul": lambda a, b: a.matmul(b)}),
     R("x@arr", lambda x: x @ like(x, M34), lambda a: a @ M34, one((2, 4), (4,))),
     R("arr@x", lambda x: like(x, M34) @ x, lambda a: M34 @ a, one((3, 2), (3,))),
     R("F.linear", F.linear, lambda x, w, b: x @ w.T + b,
       many(((4, 3), (2, 3), (2,)), ((3,), (2, 3), (2,)), ((2, 4, 3), (2, 3), (2,)))),
     R("F.linear (no bias)", F.linear, lambda x, w: x @ w.T, many(((4, 3), (2, 3)))),
     # -------------------------------------------------------------- F: dropout, one_hot
-    R("F.dropout (eval)", lambda x: F.dropout(x, 0.5, training=False), lambda a: a, UNARY),
-    R("F.dropout (p=0)", lambda x: F.dropout(x, 0.0), lambda a: a, UNARY),
+    R("F.dropout (eval)", lambda x: F.dropout(x, 0.5, training=False), lambda a: a, UNARY,
+      also={"F.dropout (p=0)": lambda x: F.dropout(x, 0.0)}),
     R("F.dropout (p=1)", lambda x: F.dropout(x, 1.0), np.zeros_like, UNARY),
     R("F.one_hot", lambda x: F.one_hot(x.astype(np.int64), 4), lambda a: np.eye(4)[a.astype(int)],
       one((5,)), fixed([0.0, 3.0, 1.0, 1.0, 2.0]), grad=False, out_dtype=np.float32),

@@ -1,7 +1,8 @@
 """Every public op, checked from one table (tests/op_table_rows.py), as minitorch's
 MathTest and tinygrad's helper_test_op do. Adding an op is adding a row there.
 
-For every row and every case (input shapes x options such as ``axis``):
+For every row, every spelling of its op (``x.sum``, ``mg.sum`` ...) and every case (input
+shapes x options such as ``axis``):
 
 - forward in float64 matches the numpy reference, shape included;
 - forward in float32 matches it too and keeps the dtype (float32 in, float32 out, and
@@ -33,8 +34,8 @@ Coverage (a test below fails if a public op has no row):
   permutations of a (3, 4, 5, 6) tensor, tuple and star forms, none), ``.T``,
   ``swapaxes``, ``flatten``, ``squeeze`` (incl. an axis whose size is not 1, and 0-d),
   ``unsqueeze`` (incl. 0-d), ``broadcast_to``, as methods and ``mg.`` functions;
-  ``mg.concatenate`` (a tensor used twice, unequal sizes), ``mg.stack``; all with
-  negative axes;
+  ``mg.concatenate`` (a tensor used twice, unequal sizes), ``mg.stack`` (incl. 0-d
+  tensors); all with negative axes;
 - indexing: ints, negative ints, slices, negative steps, ``...``, ``None``, integer
   arrays with repeated indices (1-D and 2-D), mixed basic/advanced, boolean masks,
   Tensor indices;
@@ -48,6 +49,7 @@ Coverage (a test below fails if a public op has no row):
 from __future__ import annotations
 
 import inspect
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -80,9 +82,14 @@ def _case_id(row, shapes, options):
     return f"{row.name}|{shown}" + (f"|{opts}" if opts else "")
 
 
+def spellings(row):
+    """The row itself and one row per other spelling of its op (``also``)."""
+    return [row] + [replace(row, name=name, mg=call, also={}) for name, call in row.also.items()]
+
+
 def _params(keep):
-    return [pytest.param(row, shapes, options, id=_case_id(row, shapes, options))
-            for row in ROWS if keep(row) for shapes, options in row.cases]
+    return [pytest.param(r, shapes, options, id=_case_id(r, shapes, options))
+            for row in ROWS if keep(row) for r in spellings(row) for shapes, options in r.cases]
 
 
 ALL = _params(lambda row: True)
@@ -124,6 +131,7 @@ def numerical_vjp(fn, arrays, g, eps=EPS):
     def loss():
         return float(np.sum(g * fn(*arrays)))
 
+    arrays = [np.array(a, dtype=np.float64) for a in arrays]  # contiguous copies, ours to perturb
     grads = []
     for a in arrays:
         d = np.zeros_like(a)
@@ -248,7 +256,8 @@ def public_ops():
 
 
 def test_every_public_op_has_a_row():
+    names = [r.name for row in ROWS for r in spellings(row)]
     missing = [op for op in public_ops()
-               if not any(row.name == op or row.name.startswith((op + " ", op + "(", op + "["))
-                          or (op.endswith("[") and row.name.startswith(op)) for row in ROWS)]
+               if not any(name == op or name.startswith((op + " ", op + "(", op + "["))
+                          or (op.endswith("[") and name.startswith(op)) for name in names)]
     assert not missing, f"ops with no row in tests/op_table_rows.py: {missing}"
