@@ -387,7 +387,8 @@ ROWS = [
       also={"F.dropout (p=0)": lambda x: F.dropout(x, 0.0)}),
     R("F.dropout (p=1)", lambda x: F.dropout(x, 1.0), np.zeros_like, UNARY),
     R("F.one_hot", lambda x: F.one_hot(x.astype(np.int64), 4), lambda a: np.eye(4)[a.astype(int)],
-      one((5,)), fixed([0.0, 3.0, 1.0, 1.0, 2.0]), grad=False, out_dtype=np.float32),
+      one((5,)), fixed([0.0, 3.0, 1.0, 1.0, 2.0]), grad=False,
+      out_dtype=np.float32),  # the default float dtype (tests/conftest.py), whatever went in
     # -------------------------------------------------------------- losses
     R("F.mse_loss", F.mse_loss, lambda x, y, reduction: np_reduce((x - y) ** 2, reduction),
       many(((4, 3), (4, 3)), ((5,), (5,)), reduction=REDUCTIONS)),
