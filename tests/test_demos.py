@@ -125,6 +125,16 @@ def test_help_lists_exactly_the_flags_the_demo_honours(script):
     assert help_flags(r.stdout) == FLAGS[script]
 
 
+def test_readme_flag_table_matches():
+    text = (ROOT / "README.md").read_text().split("| demo | flags besides `--out` |")[1]
+    table = {}
+    for line in text.split("\n\n")[0].splitlines()[2:]:
+        demos, flags = line.strip("|").split("|")
+        for demo in re.findall(r"`([a-z_]+\.py)`", demos):
+            table[demo] = set(re.findall(r"`(--[a-z-]+)`", flags)) | {"--out"}
+    assert table == FLAGS
+
+
 @pytest.mark.parametrize("script", sorted(FLAGS))
 def test_flags_a_demo_does_not_honour_are_rejected(script):
     unused = [f for f in EVERY_FLAG if f not in FLAGS[script]]
@@ -228,6 +238,9 @@ def test_vanishing_exploding_demo(runs):
     r, folder = ok(runs, "vanishing_exploding.py")
     sig = r.stdout.split("sigmoid, default init:")[1].split("ratio ")[1].split(")")[0]
     assert float(sig) < 1e-3  # the first layer gets a thousand times less gradient
+    relu = r.stdout.split("ReLU, He init:")[1].split("ratio ")[1].split(")")[0]
+    assert 0.1 < float(relu) < 10  # ... and with ReLU and He init about as much as the last
+    assert "graph colours: one |grad| scale for both networks" in r.stdout
     pictures_ok(folder, ["vanishing_grad_norms.png", "vanishing_graph.png",
                          "exploding_clipping.png"])
 
@@ -252,7 +265,8 @@ def test_tour_writes_index_and_its_captions_hold(runs):
         assert f"({label}): J goes" in r.stdout, label
     assert "raw inputs, lr=0.05: diverged" in r.stdout
     sig = r.stdout.split("sigmoid, default init:")[1].split("ratio ")[1].split(")")[0]
-    assert float(sig) < 1e-3
+    relu = r.stdout.split("ReLU, He init:")[1].split("ratio ")[1].split(")")[0]
+    assert float(sig) < 1e-3 and 0.1 < float(relu) < 10
 
 
 # --- dark_mountain's learning-rate labels --------------------------------------------------
