@@ -98,7 +98,7 @@ def sweep_labels(surface, runs: dict) -> dict:
     labels = {}
     for lr, (div, _) in results.items():
         labels[lr] = ("diverges" if div else "about right" if lr in right else
-                      "too small" if lr < best else "too large")  # best exists: ok has lr
+                      "too small" if lr < best else "too large")
     return labels
 
 
@@ -152,9 +152,13 @@ def hessian(surface, point) -> np.ndarray:
 def main(argv: list[str] | None = None) -> int:
     ap = parser(__doc__, optimizer="sgd", lr=0.15, steps=150, quiet=True, helps={
         "optimizer": "the optimizer of the learning-rate sweep (the race runs them all)",
-        "lr": "the rate the sweep is centred on (the race uses rates tuned per optimizer)",
+        "lr": "the sweep tries --lr/64 up to 16x --lr, and on until a rate diverges (the "
+              "race uses rates tuned per optimizer)",
         "steps": "steps per run (the saddle race takes twice as many)"})
     args = ap.parse_args(argv)
+    if not args.lr > 0 or args.steps < 1:
+        ap.error(f"--lr must be positive and --steps at least 1, got --lr {args.lr} "
+                 f"--steps {args.steps}")
     plots = mg.viz.plots
     steps = args.steps
 
