@@ -41,7 +41,8 @@ class Op:
     An op with ``saves = True`` returns ``(out, {name: array})`` from ``forward``; the
     arrays reach ``backward`` as keyword arguments (intermediate results worth keeping).
     ``uses_values = False`` says backward never reads the input or output values (add,
-    reshape, ...), so changing them in place afterwards is harmless (see ``check_saved``).
+    reshape, ...), so changing them in place afterwards is harmless; ``reads`` says more
+    precisely which ones it reads (see ``inplace.check_saved``).
     """
 
     name = "op"
@@ -56,6 +57,12 @@ class Op:
     @staticmethod
     def backward(g: Any, out: Any, needs: tuple, *inputs: Any, **ctx: Any) -> Sequence[Any]:
         raise NotImplementedError
+
+    @staticmethod
+    def reads(needs: Sequence[bool]) -> Sequence[bool]:
+        """Which values backward reads, given which inputs need a gradient: a flag for the
+        output, then one per input. By default all of them."""
+        return (True,) * (len(needs) + 1)
 
     @classmethod
     def explain(cls, exc: Exception, shapes: list, ctx: dict) -> Exception:

@@ -51,6 +51,10 @@ class Mul(Elementwise):
     forward = staticmethod(np.multiply)
 
     @staticmethod
+    def reads(needs):
+        return False, needs[1], needs[0]  # a's gradient reads b, b's reads a
+
+    @staticmethod
     def backward(g, out, needs, a, b):
         return (g * b if needs[0] else None), (g * a if needs[1] else None)
 
@@ -182,6 +186,10 @@ class Exp(Op):
     forward = staticmethod(np.exp)
 
     @staticmethod
+    def reads(needs):
+        return True, False
+
+    @staticmethod
     def backward(g, out, needs, a):
         return (g * out,)
 
@@ -198,6 +206,7 @@ class Log(Op):
 class Sqrt(Op):
     name = "sqrt"
     forward = staticmethod(np.sqrt)
+    reads = Exp.reads  # the output only
 
     @staticmethod
     def backward(g, out, needs, a):
@@ -216,6 +225,7 @@ class Abs(Op):
 class Tanh(Op):
     name = "tanh"
     forward = staticmethod(np.tanh)
+    reads = Exp.reads
 
     @staticmethod
     def backward(g, out, needs, a):
@@ -224,6 +234,7 @@ class Tanh(Op):
 
 class Sigmoid(Op):
     name = "sigmoid"
+    reads = Exp.reads
 
     @staticmethod
     def forward(a):

@@ -52,7 +52,10 @@ def check_saved(node: Any) -> None:
     """Called by ``Tensor._vjp`` when some in-place write happened after ``node`` was made:
     raise if one the values its backward reads (its inputs, its output) was among them."""
     made = node._epoch
+    reads = node._op.reads([p.requires_grad for p in node._parents])
     for i, t in enumerate((node, *node._parents)):
+        if not reads[i]:
+            continue
         written = _WRITTEN.get(id(_base(t.data)))
         if written is not None and written > made:
             what = "its output" if i == 0 else f"its input {i - 1}"

@@ -130,5 +130,7 @@ def log_softmax(x: Any, axis: int = -1) -> Any:
 def softmax(x: Any, axis: int = -1) -> Any:
     x = fractional(x, "softmax")
     axes = normalize_axis(axis, x.ndim, "softmax", x.shape)
+    if count(x.shape, axes) == 0:
+        raise ValueError(f"softmax: cannot normalise over an empty axis (shape {x.shape})")
     e = Exp.apply(x - x.data.max(axis=axes, keepdims=True))
     return e / Sum.apply(e, axis=axes, keepdims=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .core import Op, ShapeError, common_dtype, is_tensor, lift, normalize_axis
+from .core import AxisError, Op, ShapeError, common_dtype, is_tensor, lift, normalize_axis
 
 
 class Reshape(Op):
@@ -131,7 +131,11 @@ def squeeze(x: Any, axis: Any = None) -> Any:
 
 def unsqueeze(x: Any, axis: int) -> Any:
     x = lift(x, where="unsqueeze")
-    ax = normalize_axis(axis, x.ndim + 1, "unsqueeze", x.shape)[0]
+    n = x.ndim + 1  # the new axis may go anywhere from -n to n - 1
+    if isinstance(axis, (int, np.integer)) and not -n <= axis < n:
+        raise AxisError(f"unsqueeze: axis {axis} is out of range for a tensor with {x.ndim} "
+                        f"dimensions (shape {x.shape}): the new axis goes at -{n}..{n - 1}")
+    ax = normalize_axis(axis, n, "unsqueeze", x.shape)[0]
     return reshape(x, x.shape[:ax] + (1,) + x.shape[ax:])
 
 

@@ -1,0 +1,136 @@
+"""In-place ops (API.md §2): they write into the tensor's own buffer, with PyTorch's rules
+for leaves that require grad and a version check for values saved for backward."""
+import numpy as np
+import pytest
+
+import microgd as mg
+
+
+def test_the_tutorial_update_changes_the_parameter_under_no_grad(rng):
+    p = mg.tensor(rng.standard_normal(3), requires_grad=True)
+    before, buffer = p.data.copy(), p.data
+    (p * p).sum().backward()
+    with mg.no_grad():
+        p -= 0.1 * p.grad
+    assert p.data is buffer                       # the same array, changed in place
+    np.testing.assert_allclose(p.data, before - 0.1 * 2 * before, rtol=1e-6)
+    assert p.is_leaf and p.requires_grad
+
+
+@pytest.mark.parametrize("op", ["+=", "-=", "*=", "/="])
+def test_augmented_assignment_on_a_leaf_needing_grad_is_an_error_outside_no_grad(op):
+    p = mg.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf tensor that requires grad .*no_grad"):
+        exec(f"p {op} 1.0", {"p": p})
+    np.testing.assert_array_equal(p.data, [1.0, 2.0])  # untouched
+
+
+@pytest.mark.parametrize("method,args,expected", [
+    ("add_", (2.0,), [3.0, 4.0]), ("sub_", (1.0,), [0.0, 1.0]), ("mul_", (3.0,), [3.0, 6.0]),
+    ("div_", (2.0,), [0.5, 1.0]), ("zero_", (), [0.0, 0.0]), ("fill_", (7.0,), [7.0, 7.0]),
+    ("copy_", (np.array([5.0, 6.0]),), [5.0, 6.0]),
+])
+def test_each_method_writes_in_place_and_returns_the_tensor(method, args, expected):
+    t = mg.tensor([1.0, 2.0])
+    buffer = t.data
+    assert getattr(t, method)(*args) is t
+    assert t.data is buffer
+    np.testing.assert_allclose(t.data, expected)
+    leaf = mg.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=f"{method}: a leaf tensor that requires grad"):
+        getattr(leaf, method)(*args)
+    with mg.no_grad():
+        getattr(leaf, method)(*args)
+    np.testing.assert_allclose(leaf.data, expected)
+
+
+def test_add_with_alpha_is_pytorchs_add_():
+    t = mg.tensor([1.0, 2.0])
+    t.add_(np.array([1.0, 1.0]), alpha=-0.5)
+    np.testing.assert_allclose(t.data, [0.5, 1.5])
+
+
+def test_a_saved_value_changed_in_place_makes_backward_raise(rng):
+    x = mg.tensor(rng.standard_normal(4), requires_grad=True)
+    y = x.exp()               # exp's backward reads its output
+    z = (y + 2.0).sum()       # add's reads nothing
+    with mg.no_grad():
+        y += 1.0
+    with pytest.raises(RuntimeError, match="modified by an in-place operation: its output"):
+        z.backward()
+
+
+def test_an_input_changed_through_a_view_is_caught_too(rng):
+    c = mg.tensor(rng.standard_normal((2, 3)))
+    x = mg.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    loss = (x * c).sum()      # mul's backward for x reads c
+    view = mg.Tensor(c.data[0])  # shares c's buffer
+    view += 1.0
+    with pytest.raises(RuntimeError, match="modified by an in-place operation: its input 1"):
+        loss.backward()
+
+
+def test_changing_a_value_backward_does_not_read_is_fine(rng):
+    c = mg.tensor(rng.standard_normal(3))
+    x = mg.tensor(rng.standard_normal(3), requires_grad=True)
+    y = x + c                 # add's backward reads neither input
+    c += 5.0
+    g = rng.standard_normal(3)
+    y.backward(g)
+    np.testing.assert_allclose(x.grad, g)
+
+
+def test_in_place_on_a_non_leaf_is_recorded_and_differentiates(rng):
+    """y = 2x; y += w; y *= 3 (w constant): the graph follows the writes, as PyTorch's."""
+    x = mg.tensor(rng.standard_normal(3), requires_grad=True, dtype=np.float64)
+    w = mg.tensor(rng.standard_normal(3), requires_grad=True, dtype=np.float64)
+    y = x * 2.0
+    y += w
+    y *= 3.0
+    assert not y.is_leaf and y.grad_fn == "mul"
+    g = rng.standard_normal(3)
+    y.backward(g)
+    np.testing.assert_allclose(y.data, 3 * (2 * x.data + w.data))
+    np.testing.assert_allclose(x.grad, 6 * g)
+    np.testing.assert_allclose(w.grad, 3 * g)
+
+
+def test_copy_routes_the_gradient_to_the_source(rng):
+    src = mg.tensor(rng.standard_normal(3), requires_grad=True, dtype=np.float64)
+    x = mg.tensor(rng.standard_normal(3), requires_grad=True, dtype=np.float64)
+    y = x * 1.0
+    y.copy_(src * 2.0)
+    g = rng.standard_normal(3)
+    y.backward(g)
+    np.testing.assert_allclose(src.grad, 2 * g)
+    np.testing.assert_allclose(x.grad, 0 * g)
+
+
+def test_in_place_errors_name_the_op_and_what_is_wrong():
+    t = mg.tensor(np.ones(3))
+    with pytest.raises(mg.ShapeError, match=r"add_: the result has shape \(2, 3\), but the "
+                                            r"tensor changed in place has shape \(3,\)"):
+        t += np.ones((2, 3))
+    i = mg.tensor(np.ones(3, dtype=np.int64))
+    with pytest.raises(TypeError, match="mul_: a result of dtype float32 cannot be written "
+                                        "into a tensor of dtype int64"):
+        i *= 2.5
+    i += 2                     # integers stay integers
+    np.testing.assert_array_equal(i.data, [3, 3, 3])
+    with pytest.raises(mg.ShapeError, match=r"copy_: a source of shape \(2,\) cannot be "
+                                            r"broadcast to the destination's shape \(3,\)"):
+        t.copy_(np.ones(2))
+    frozen = mg.Tensor(np.broadcast_to(np.ones(3), (2, 3)))
+    with pytest.raises(ValueError, match="add_: the tensor's array is read-only"):
+        frozen += 1.0
+
+
+def test_np_array_copies_and_asarray_shares():
+    t = mg.tensor([1.0, 2.0])
+    a = np.array(t)
+    a[0] = 100.0
+    assert t.data[0] == 1.0
+    b = np.asarray(t)
+    assert b is t.data or np.shares_memory(b, t.data)
+    assert t.numpy() is t.data
+    assert np.array(t, dtype=np.float64).dtype == np.float64
