@@ -63,6 +63,25 @@ def count_users(roots: Iterable[Any]) -> dict:
     return users
 
 
+def reachable(root: Any, max_depth: int | None = None) -> tuple[list, list]:
+    """Every node reachable from ``root`` through ``_parents`` (iteratively, each once) and
+    the (parent, child) edges, stopping ``max_depth`` ops away from the root when given.
+    The pictures draw this; unlike the walk below it follows every parent, gradient or not."""
+    nodes, edges, seen = [], [], {id(root)}
+    stack = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        nodes.append(node)
+        if max_depth is not None and depth >= max_depth:
+            continue
+        for parent in node._parents:
+            edges.append((parent, node))
+            if id(parent) not in seen:
+                seen.add(id(parent))
+                stack.append((parent, depth + 1))
+    return nodes, edges
+
+
 def topological_order(roots: Iterable[Any]) -> list:
     """Nodes reachable from ``roots``, each listed only after every node that used it:
     the order in which backprop finishes them (the roots come first)."""

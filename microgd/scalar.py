@@ -159,9 +159,24 @@ class Value:
     def __float__(self) -> float:
         return self.data
 
+    @property
+    def op_label(self) -> str:
+        """How pictures write this node's op: "+", "* 2", or "2 -" where a folded number
+        comes first (the ops ``_CONST_FIRST`` lists)."""
+        op, k = self._op, self._const
+        if k is None:
+            return op
+        if op in _CONST_FIRST:
+            return f"{k:g} {_CONST_FIRST[op]}"
+        return f"{op} {k:g}"
+
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
         return f"Value(data={self.data:.6g}, grad={self.grad:.6g}{label})"
+
+
+# Ops with a folded number on the left (k - x, k / x, k ** x), and the symbol to print.
+_CONST_FIRST = {"r-": "-", "r/": "/", "r**": "**"}
 
 
 def _node(data: float, parents: tuple, op: str, local: tuple) -> Value:
@@ -179,8 +194,7 @@ def _node(data: float, parents: tuple, op: str, local: tuple) -> Value:
 
 def _node1(data: float, parent: Value, op: str, local: float, const: float | None = None
            ) -> Value:
-    """A one-input node; ``const`` is a folded Python number (shown as e.g. "* 2", or
-    "2 -" for ops whose name starts with "r", where the number comes first)."""
+    """A one-input node; ``const`` is a folded Python number (``op_label`` shows it)."""
     out = object.__new__(Value)
     out.data = data
     out.grad = 0.0

@@ -142,3 +142,15 @@ def test_anomaly_mode_and_module_scope_are_per_thread():
         t.start()
         t.join()
     assert flags == {"anomaly": False, "scope": None}
+
+
+def test_retain_grads_colours_the_inside_of_a_network(rng):
+    model = mg.nn.MLP(3, [4], 2)
+    loss = (model(rng.standard_normal((5, 3))) * mg.tensor(rng.standard_normal((5, 2)))).sum()
+    mg.viz.retain_grads(loss).backward()
+    inner = [n for n in mg.autograd.reachable(loss)[0]
+             if isinstance(n, mg.Tensor) and n._op is not None]
+    assert inner and all(n.grad is not None and n.grad.shape == n.shape for n in inner)
+    np.testing.assert_allclose(loss.grad, np.ones(()))
+    source = mg.draw_graph(loss, color_by_grad=True).source
+    assert source.count("fillcolor") > len(list(model.parameters())) + 1

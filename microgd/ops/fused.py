@@ -4,7 +4,6 @@ with its own backward because a measurement said so — its docstring says which
 from __future__ import annotations
 
 import builtins
-from typing import Any
 
 import numpy as np
 

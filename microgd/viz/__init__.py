@@ -1,7 +1,14 @@
 """Seeing: computation-graph pictures (graphviz), training plots (matplotlib, loaded on
 first use) and 2-D loss surfaces."""
 from . import surfaces
-from .graph import DEFAULT_GRAD_RANGE, LARGE_GRAPH_NODES, LargeGraphWarning, draw_graph, grad_range
+from .graph import (
+    DEFAULT_GRAD_RANGE,
+    LARGE_GRAPH_NODES,
+    LargeGraphWarning,
+    draw_graph,
+    grad_range,
+    retain_grads,
+)
 
 draw_dot = draw_graph  # micrograd's name for it
 
@@ -13,5 +20,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'microgd.viz' has no attribute {name!r}")
 
 
-__all__ = ["draw_graph", "draw_dot", "grad_range", "LargeGraphWarning", "LARGE_GRAPH_NODES",
+__all__ = ["draw_graph", "draw_dot", "grad_range", "retain_grads", "LargeGraphWarning", "LARGE_GRAPH_NODES",
            "DEFAULT_GRAD_RANGE", "plots", "surfaces"]

@@ -20,6 +20,7 @@ from typing import Any
 import graphviz
 import numpy as np
 
+from ..autograd import reachable
 from ..scalar import Value
 from ..tensor import Tensor
 
@@ -57,24 +58,6 @@ class Graph(graphviz.Digraph):
             raise RuntimeError(_INSTALL_HINT) from None
 
 
-def _walk(root: Any, max_depth: int | None) -> tuple[list, list]:
-    """All nodes reachable from ``root`` (iteratively) and the (parent, child) edges,
-    stopping ``max_depth`` ops away from the root when given."""
-    nodes, edges, seen = [], [], {id(root)}
-    stack = [(root, 0)]
-    while stack:
-        node, depth = stack.pop()
-        nodes.append(node)
-        if max_depth is not None and depth >= max_depth:
-            continue
-        for parent in node._parents:
-            edges.append((parent, node))
-            if id(parent) not in seen:
-                seen.add(id(parent))
-                stack.append((parent, depth + 1))
-    return nodes, edges
-
-
 # -- text: user-written names reach dot, so everything dot or XML would read is escaped ----
 def _clean(text: Any) -> str:
     """``text`` as printable lines: tabs become spaces, newlines stay, and other control
@@ -110,10 +93,7 @@ def _fmt(x: float) -> str:
 
 def _op_name(node: Any) -> str:
     if isinstance(node, Value):
-        op, k = node._op, node._const  # k: a Python number folded into the op, or None
-        if k is None:
-            return op
-        return f"{k:g} {op[1:]}" if op.startswith("r") else f"{op} {k:g}"
+        return node.op_label
     return node._op.name if node._op is not None else ""
 
 
@@ -244,16 +224,11 @@ def _check_range(grad_range: Any, where: str) -> tuple[float, float]:
     return lo, hi
 
 
-def _check_root(root: Any, where: str, purpose: str = "draw the graph") -> None:
+def _check_root(root: Any, where: str) -> None:
     if not isinstance(root, (Value, Tensor)):
         raise TypeError(
             f"{where}: expected a Value or a Tensor (the output of a computation), got "
             f"{type(root).__name__}"
-        )
-    if isinstance(root, Tensor) and root._op is not None and root._op.name == "freed":
-        raise RuntimeError(
-            f"{where}: backward() already freed this graph; call backward(retain_graph=True) "
-            f"to {purpose} after backpropagating"
         )
 
 
@@ -265,15 +240,27 @@ def grad_range(*roots: Any) -> tuple[float, float]:
         raise TypeError("grad_range: expected at least one Value or Tensor, got none")
     found = []
     for root in roots:
-        _check_root(root, "grad_range", "read its gradients")
-        found += [g for g in map(_grad_of, _walk(root, None)[0]) if g and math.isfinite(g)]
+        _check_root(root, "grad_range")
+        found += [g for g in map(_grad_of, reachable(root)[0]) if g and math.isfinite(g)]
     if not found:
         graphs = "the graph" if len(roots) == 1 else f"the graphs of {len(roots)} roots"
         raise ValueError(f"grad_range: no nonzero finite gradient in {graphs}; call "
-                         "backward() first (retain_graph=True on a Tensor keeps its graph)")
+                         "backward() first")
     lo = math.floor(math.log10(min(found)))
     hi = max(math.ceil(math.log10(max(found))), lo + 1)
     return 10.0 ** lo, 10.0 ** hi
+
+
+def retain_grads(root: Any) -> Any:
+    """Keep every node's gradient at the next ``backward()`` (``retain_grad()`` on each
+    non-leaf Tensor of ``root``'s graph), so ``color_by_grad`` colours the inside of a
+    network, not just its parameters. Value graphs keep every gradient already. Returns
+    ``root``: ``mg.viz.retain_grads(loss).backward()``."""
+    _check_root(root, "retain_grads")
+    for node in reachable(root)[0]:
+        if isinstance(node, Tensor) and node.requires_grad and node._op is not None:
+            node.retain_grad()
+    return root
 
 
 # -- the picture -----------------------------------------------------------------------------
@@ -320,7 +307,7 @@ def draw_graph(
         color_by_grad = True
     scale = GradScale(*_check_range(grad_range or DEFAULT_GRAD_RANGE, "draw_graph"))
     names = {id(t): n for n, t in (params or {}).items()}
-    nodes, edges = _walk(root, max_depth)
+    nodes, edges = reachable(root, max_depth)
 
     dot = Graph(format=format, graph_attr={"rankdir": rankdir, "fontname": "Helvetica"},
                 node_attr={"fontname": "Helvetica", "fontsize": "11"})
