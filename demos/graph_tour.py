@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # 3. the loss after backward: gradient norms on the parameters, coloured by size
     loss = mg.nn.F.cross_entropy(logits, y)
-    loss.backward(retain_graph=True)  # keep the graph so it can be drawn afterwards
+    loss.backward()  # the graph can still be drawn (only a second backward needs retain_graph)
     paths.append(mg.draw_graph(loss, format=args.format, color_by_grad=True)
                  .render(out_path(args, "graph_loss"), cleanup=True))
     print(f"loss {loss.item():.4f}; |dJ/dW| of the first layer "

@@ -70,7 +70,7 @@ def draw_graphs(X, y, args) -> str:
     for title, (activation, init) in nets.items():
         model = deep_mlp(activation, init, args.seed)
         losses[title] = mg.nn.F.cross_entropy(model(X), y)
-        losses[title].backward(retain_graph=True)  # keep the graph to draw it
+        losses[title].backward()  # the graph stays drawable after backward
         params[title] = dict(model.named_parameters())
     scale = mg.viz.grad_range(*losses.values())
     print(f"graph colours: one |grad| scale for both networks, {scale[0]:.0e} to {scale[1]:.0e}")
