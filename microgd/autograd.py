@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .state import STATE, Scope, enable_grad, no_grad, set_grad_enabled  # noqa: F401
+from .state import set_grad_enabled
 
 
 class Node(Protocol):
