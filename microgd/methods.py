@@ -159,6 +159,19 @@ class TensorMethods:
     def broadcast_to(self, shape: Any) -> Tensor:
         return ops.broadcast_to(self, tuple(shape))
 
+    # ----------------------------------------------------------------- sequence ops (ops/index.py)
+    def masked_fill(self, mask: Any, value: Any) -> Tensor:
+        return ops.masked_fill(self, mask, value)
+
+    def gather(self, axis: int, index: Any) -> Tensor:
+        return ops.gather(self, axis, index)
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        return ops.tril(self, diagonal)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        return ops.triu(self, diagonal)
+
     # ----------------------------------------------------------------- in place
     def __iadd__(self, other: Any) -> Tensor:
         return inplace(self, "add_", ops.add, other)

@@ -75,6 +75,20 @@ def dropout(x: Any, p: float = 0.5, training: bool = True) -> Tensor:
     return x * (keep.astype(x.dtype) / (1.0 - p)).astype(x.dtype, copy=False)
 
 
+# ------------------------------------------------------------------ sequence models (ops/)
+def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """Rows of ``weight`` (num_embeddings, embedding_dim) for the integer ids in ``input``."""
+    return ops.embedding(input, weight, padding_idx)
+
+
+def layer_norm(input: Any, normalized_shape: Any, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    return ops.layer_norm(_tensor(input), normalized_shape, weight, bias, eps)
+
+
+scaled_dot_product_attention = ops.scaled_dot_product_attention
+
+
 # ------------------------------------------------------------------ helpers
 def _tensor(x: Any) -> Tensor:
     """Layers and losses take numpy arrays too (a batch straight from a dataset)."""

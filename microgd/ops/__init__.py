@@ -8,7 +8,11 @@ side, and beside it the public function that applies it.
 - ``linalg.py``      matmul
 - ``fused.py``       the few fused ops a measurement justified (Linear, CrossEntropy, BCE)
 - ``inplace.py``     x += y and friends, and the version check that keeps them honest
+- ``index.py``       gather, take_along_axis, embedding, masked_fill, tril, triu
+- ``layernorm.py``   layer_norm
+- ``attention.py``   scaled_dot_product_attention
 """
+from .attention import scaled_dot_product_attention
 from .core import AxisError, Op, ShapeError, constant, is_tensor, lift, normalize_axis, unbroadcast
 from .elementwise import (
     Abs,
@@ -50,6 +54,21 @@ from .elementwise import (
     where,
 )
 from .fused import BinaryCrossEntropy, CrossEntropy, Linear
+from .index import (
+    Embedding,
+    Gather,
+    MaskedFill,
+    TakeAlongAxis,
+    Tril,
+    Triu,
+    embedding,
+    gather,
+    masked_fill,
+    take_along_axis,
+    tril,
+    triu,
+)
+from .layernorm import layer_norm
 from .linalg import MatMul, matmul
 from .reduce import Max, Min, Sum, log_softmax, logsumexp, max, mean, min, softmax, sum, var
 from .shape import (
