@@ -134,3 +134,36 @@ def softmax(x: Any, axis: int = -1) -> Any:
         raise ValueError(f"softmax: cannot normalise over an empty axis (shape {x.shape})")
     e = Exp.apply(x - x.data.max(axis=axes, keepdims=True))
     return e / Sum.apply(e, axis=axes, keepdims=True)
+
+
+class Cumsum(Op):
+    """Running totals along ``axis``. Input i reaches every output j >= i, so its gradient
+    is the sum of g over j >= i: a cumulative sum run backwards."""
+
+    name = "cumsum"
+    uses_values = False
+
+    @staticmethod
+    def forward(a, axis):
+        return np.cumsum(a, axis=axis)
+
+    @staticmethod
+    def backward(g, out, needs, a, axis):
+        flip = (slice(None),) * axis + (slice(None, None, -1),)
+        return (_cumsum(g[flip], axis)[flip],)
+
+
+def _cumsum(x: Any, axis: int) -> Any:
+    return Cumsum.apply(x, axis=axis) if is_tensor(x) else np.cumsum(x, axis=axis)
+
+
+def cumsum(x: Any, axis: int) -> Any:
+    """Cumulative sum along ``axis`` (required, as PyTorch's ``dim``). Bools and integers
+    sum in int64, as in PyTorch."""
+    x = lift(x, where="cumsum")
+    axes = normalize_axis(axis, x.ndim, "cumsum", x.shape)
+    if x.dtype.kind in "biu" and x.dtype != np.int64:
+        x = x.astype(np.int64)
+    if x.ndim == 0:
+        return x  # one element: its own running total
+    return Cumsum.apply(x, axis=axes[0])
