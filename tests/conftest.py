@@ -21,9 +21,9 @@ def _fresh_state():
     mg.set_default_dtype(np.float32)
     yield
     mg.set_default_dtype(np.float32)
-    mg.autograd.STATE.grad_enabled = True
-    mg.autograd.STATE.detect_anomaly = False
-    mg.autograd.STATE.scope = None
+    mg.state.STATE.grad_enabled = True
+    mg.state.STATE.detect_anomaly = False
+    mg.state.STATE.scope = None
 
 
 @pytest.fixture
