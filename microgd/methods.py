@@ -172,6 +172,25 @@ class TensorMethods:
     def triu(self, diagonal: int = 0) -> Tensor:
         return ops.triu(self, diagonal)
 
+    # ----------------------------------------------------------------- more math (ops/unary.py)
+    def sin(self) -> Tensor:
+        return ops.sin(self)
+
+    def cos(self) -> Tensor:
+        return ops.cos(self)
+
+    def log1p(self) -> Tensor:
+        return ops.log1p(self)
+
+    def expm1(self) -> Tensor:
+        return ops.expm1(self)
+
+    def erf(self) -> Tensor:
+        return ops.erf(self)
+
+    def cumsum(self, axis: int) -> Tensor:
+        return ops.cumsum(self, axis)
+
     # ----------------------------------------------------------------- in place
     def __iadd__(self, other: Any) -> Tensor:
         return inplace(self, "add_", ops.add, other)

@@ -89,6 +89,24 @@ def layer_norm(input: Any, normalized_shape: Any, weight: Tensor | None = None,
 scaled_dot_product_attention = ops.scaled_dot_product_attention
 
 
+# ------------------------------------------------------------------ images (ops/conv.py, ...)
+# The ops themselves: each checks its own arguments and names itself in its errors.
+conv1d = ops.conv.conv1d
+conv2d = ops.conv.conv2d
+max_pool1d = ops.pool.max_pool1d
+max_pool2d = ops.pool.max_pool2d
+avg_pool1d = ops.pool.avg_pool1d
+avg_pool2d = ops.pool.avg_pool2d
+adaptive_avg_pool2d = ops.pool.adaptive_avg_pool2d
+batch_norm = ops.norm.batch_norm
+pad = ops.shape.pad
+gelu = ops.activation.gelu
+leaky_relu = ops.activation.leaky_relu
+elu = ops.activation.elu
+silu = ops.activation.silu
+softplus = ops.activation.softplus  # with beta and threshold (mg.softplus is the plain one)
+
+
 # ------------------------------------------------------------------ helpers
 def _tensor(x: Any) -> Tensor:
     """Layers and losses take numpy arrays too (a batch straight from a dataset)."""
