@@ -142,11 +142,10 @@ def pick_shown(runs: dict, labels: dict, lr_flag: float) -> list[float]:
 
 
 def hessian(surface, point) -> np.ndarray:
-    """Second derivatives by differentiating the gradient (create_graph=True)."""
-    theta = mg.tensor(np.asarray(point, dtype=np.float64), requires_grad=True)
-    (g,) = mg.grad(surface.fn(theta[0], theta[1]), theta, create_graph=True)
-    rows = [mg.grad(g[i], theta, retain_graph=True)[0].data for i in range(2)]
-    return np.stack(rows)
+    """The matrix of second derivatives: ``mg.func.hessian`` differentiates the gradient
+    again (forward mode over reverse mode, as torch.func.hessian does)."""
+    theta = mg.tensor(np.asarray(point, dtype=np.float64))
+    return mg.func.hessian(lambda p: surface.fn(p[0], p[1]))(theta).data
 
 
 def main(argv: list[str] | None = None) -> int:

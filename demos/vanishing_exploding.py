@@ -44,6 +44,9 @@ def train(model, X, y, args, label, clip: float | None = None):
     loader = mg.data.DataLoader(mg.data.TensorDataset(X, y), batch_size=args.batch_size,
                                 shuffle=True, seed=args.seed)
     norms = {f"layer {i}": [] for i in range(DEPTH)}
+    for i, lin in enumerate(linears(model)):  # a hook sees each weight's gradient as it is made
+        lin.weight.register_hook(
+            lambda g, series=norms[f"layer {i}"]: series.append(float(np.linalg.norm(g.data))))
     losses = []
     with np.errstate(all="ignore"):
         for _ in progress(range(args.epochs), label, args.quiet):
@@ -51,8 +54,6 @@ def train(model, X, y, args, label, clip: float | None = None):
                 opt.zero_grad()
                 loss = mg.nn.F.cross_entropy(model(xb), yb)
                 loss.backward()
-                for i, lin in enumerate(linears(model)):
-                    norms[f"layer {i}"].append(float(np.linalg.norm(lin.weight.grad)))
                 if clip is not None:
                     mg.nn.utils.clip_grad_norm_(model.parameters(), clip)
                 opt.step()
