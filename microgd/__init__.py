@@ -2,7 +2,7 @@
 
 Public names only; the logic lives in the modules named below.
 """
-from . import data, datasets, func, nn, optim, viz
+from . import data, datasets, func, interop, nn, optim, viz
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from .autograd import grad
 from .gradcheck import GradcheckError, gradcheck
