@@ -11,9 +11,11 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import microgd as mg  # noqa: E402
+try:
+    import microgd as mg  # installed: `make` installs the checkout, or a wheel
+except ImportError:  # run straight from a checkout that was never installed
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    import microgd as mg
 
 OPTIMIZERS = {
     "sgd": lambda ps, lr: mg.optim.SGD(ps, lr=lr),
