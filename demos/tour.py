@@ -55,6 +55,15 @@ TOUR = [
         "exploding_clipping.png": "Weights initialised too large: gradients explode; "
                                   "clip_grad_norm_ tames them.",
     }),
+    ("attention.py", ["--quiet"], {
+        "attention_maps.png": "A two-block transformer sorting 6 digits: each head's "
+                              "attention weights on one held-out sequence, computed from "
+                              "the data (each row sums to 1; nothing above the diagonal).",
+        "attention_loss.png": "Its training loss on the sorted half; held-out exact match "
+                              "reaches 95 % or more.",
+        "attention_graph.png": "The transformer's graph with each block collapsed to one "
+                               "box, parameters labelled by |gradient|.",
+    }),
 ]
 
 

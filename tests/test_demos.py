@@ -31,6 +31,7 @@ FLAGS = {
     "dark_mountain.py": {"--optimizer", "--lr", "--steps", "--out", "--quiet"},
     "vanishing_exploding.py": {"--optimizer", "--lr", "--batch-size", "--epochs", "--seed",
                                "--out", "--quiet"},
+    "attention.py": {"--lr", "--batch-size", "--steps", "--seed", "--out", "--quiet"},
     "tour.py": {"--out"},
 }
 EVERY_FLAG = {"--optimizer": "sgd", "--lr": "0.1", "--batch-size": "8", "--epochs": "2",
@@ -44,6 +45,7 @@ TINY = {
     "house_prices.py": ["--epochs", "30", "--quiet"],
     "dark_mountain.py": ["--steps", "60", "--quiet"],
     "vanishing_exploding.py": ["--epochs", "1", "--quiet"],
+    "attention.py": ["--steps", "300", "--quiet"],
     "tour.py": [],
 }
 
@@ -267,6 +269,37 @@ def test_tour_writes_index_and_its_captions_hold(runs):
     sig = r.stdout.split("sigmoid, default init:")[1].split("ratio ")[1].split(")")[0]
     relu = r.stdout.split("ReLU, He init:")[1].split("ratio ")[1].split(")")[0]
     assert float(sig) < 1e-3 and 0.1 < float(relu) < 10
+    assert exact_match(r.stdout) >= 95.0  # the transformer's caption
+
+
+def exact_match(stdout):
+    return float(re.search(r"held-out exact match: ([\d.]+)%", stdout).group(1))
+
+
+def test_attention_demo_sorts_held_out_sequences(runs):
+    r, folder = ok(runs, "attention.py")
+    assert exact_match(r.stdout) >= 95.0, r.stdout
+    assert "trained 300 steps of 64 sequences" in r.stdout
+    examples = re.findall(r"^  ([\d ]+) -> ([\d ]+?)(   \(wrong\))?$", r.stdout, flags=re.M)
+    assert len(examples) == 3
+    for digits, out, wrong in examples:  # each example: six digits -> the model's answer
+        assert (sorted(digits.split()) == out.split()) == (not wrong)
+    pictures_ok(folder, ["attention_maps.png", "attention_loss.png", "attention_graph.png"])
+
+
+def test_attention_demo_says_when_it_stops_short(tmp_path):
+    r = run_demo("attention.py", "--out", str(tmp_path), "--steps", "3", "--quiet")
+    assert r.returncode == 1
+    reached = exact_match(r.stdout)
+    assert reached < 95
+    assert (f"did not reach the goal (95% held-out exact match): {reached}% after 3 steps"
+            in r.stderr), r.stderr
+    pictures_ok(tmp_path, ["attention_maps.png", "attention_loss.png"])
+
+
+def test_attention_flags_change_the_run(tmp_path):
+    effects(tmp_path, "attention.py", ["--steps", "2", "--quiet"],
+            [["--lr", "0.01"], ["--batch-size", "8"], ["--steps", "3"], ["--seed", "1"]])
 
 
 # --- dark_mountain's learning-rate labels --------------------------------------------------
