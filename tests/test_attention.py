@@ -196,9 +196,12 @@ def test_mha_matches_the_reference(rng, case):
     assert none is None and np.array_equal(out2.data, out.data)
 
 
+@pytest.mark.parametrize("need_weights", [True, False])
 @pytest.mark.parametrize("case", ["self", "both masks", "key_padding_mask"])
-def test_mha_gradients(rng, case):
-    """Every parameter and input, against finite differences, for a random upstream gradient."""
+def test_mha_gradients(rng, case, need_weights):
+    """Every parameter and input, against finite differences, for a random upstream gradient;
+    through the composite (need_weights) and the fused attention op (packed for
+    self-attention)."""
     mg.set_default_dtype(np.float64)
     self_attn, masks, batch_first = CASES[case]
     m = nn.MultiheadAttention(4, 2, batch_first=True)
@@ -208,8 +211,8 @@ def test_mha_gradients(rng, case):
 
     def f(xt, kvt, *_):  # gradcheck perturbs the parameters in place
         src = xt if self_attn else kvt
-        out, w = m(xt, src, src, **kwargs)
-        return out * 2 + w.sum(axis=-1, keepdims=True)
+        out, w = m(xt, src, src, need_weights=need_weights, **kwargs)
+        return out * 2 + (w.sum(axis=-1, keepdims=True) if need_weights else 0)
     x_t, kv_t = mg.tensor(x, requires_grad=True), mg.tensor(kv, requires_grad=not self_attn)
     assert mg.gradcheck(f, [x_t, kv_t, *ps])
     # .grad after backward agrees with mg.grad of the same function
@@ -221,6 +224,32 @@ def test_mha_gradients(rng, case):
     out.backward(g)
     for p, w in zip(ps, want):
         np.testing.assert_allclose(p.grad, w.data, rtol=1e-12)
+
+
+def test_mha_second_derivative(rng):
+    """d/dx of (d/dW of the output . u), through the fused, packed self-attention."""
+    mg.set_default_dtype(np.float64)
+    m = nn.MultiheadAttention(4, 2, batch_first=True)
+    randomise_biases(m, rng)
+    x = mg.tensor(rng.standard_normal((2, 3, 4)), requires_grad=True)
+    u = rng.standard_normal((2, 3, 4))
+    causal = np.triu(np.full((3, 3), -np.inf), 1)
+
+    def grad_w(xt):
+        out, _ = m(xt, xt, xt, need_weights=False, attn_mask=causal)
+        (gw,) = mg.grad((out * out * u).sum(), [m.in_proj_weight], create_graph=True)
+        return gw
+    assert mg.gradcheck(grad_w, [x])
+
+
+def test_mha_fused_and_composite_paths_agree_with_dropout(rng):
+    m = nn.MultiheadAttention(6, 2, dropout=0.3, batch_first=True)
+    x = mg.tensor(rng.standard_normal((2, 4, 6)).astype(np.float32))
+    outs = []
+    for need in (False, True):
+        mg.manual_seed(3)  # the same dropout mask for both
+        outs.append(m(x, x, x, need_weights=need)[0].data)
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-5, atol=1e-6)
 
 
 def test_mha_unbatched_matches_batched(rng):

@@ -208,6 +208,20 @@ def test_embedding_picks_rows_and_accumulates(rng):
     assert mg.gradcheck(lambda a: F.embedding(idx, a) ** 2, [t64(w.data)])
 
 
+def test_embedding_of_no_tokens_and_of_one(rng):
+    w = t64(rng.standard_normal((4, 3)))
+    empty = F.embedding(np.zeros((2, 0), int), w)
+    assert empty.shape == (2, 0, 3)
+    empty.backward(np.zeros((2, 0, 3)))
+    assert w.grad.shape == (4, 3) and not w.grad.any()
+    one = F.embedding(np.array(2), w)
+    assert one.shape == (3,)
+    g = rng.standard_normal(3)
+    w.grad = None
+    one.backward(g)
+    np.testing.assert_array_equal(w.grad[2], g)
+
+
 def test_embedding_padding_row_gets_no_gradient(rng):
     w = t64(rng.standard_normal((4, 2)))
     idx = np.array([1, 3, 3, 0])
@@ -254,6 +268,16 @@ def test_layer_norm_values_and_gradients(rng, shape, normalized):
     assert mg.gradcheck(lambda a, c, d: F.layer_norm(a, normalized, c, d, eps=1e-3),
                         [t64(x), t64(w), t64(b)])
     assert mg.gradcheck(lambda a: F.layer_norm(a, normalized), [t64(x)])
+
+
+def test_layer_norm_weight_or_bias_alone(rng):
+    x, w = rng.standard_normal((3, 5)), rng.standard_normal(5)
+    np.testing.assert_allclose(F.layer_norm(t64(x), 5, t64(w)).data, layer_norm_np(x, 1, w),
+                               rtol=1e-12)
+    np.testing.assert_allclose(F.layer_norm(t64(x), 5, None, t64(w)).data,
+                               layer_norm_np(x, 1, None, w), rtol=1e-12)
+    assert mg.gradcheck(lambda a, c: F.layer_norm(a, 5, c), [t64(x), t64(w)])
+    assert mg.gradcheck(lambda a, c: F.layer_norm(a, 5, None, c), [t64(x), t64(w)])
 
 
 def test_layer_norm_second_derivative(rng):
@@ -408,6 +432,11 @@ def test_sdpa_dropout_drops_weights(rng):
     w = np.exp(s - s.max(-1, keepdims=True))
     w /= w.sum(-1, keepdims=True)
     np.testing.assert_allclose(out.data, (w * keep / 0.5) @ v, rtol=1e-12)
+
+    def dropped(a, b, c):  # the same mask on every call: a fixed function to differentiate
+        mg.manual_seed(5)
+        return F.scaled_dot_product_attention(a, b, c, dropout_p=0.5)
+    assert mg.gradcheck(dropped, [t64(a) for a in (q, k, v)])
 
 
 def test_sdpa_broadcasts_batch_dimensions(rng):

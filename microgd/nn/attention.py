@@ -99,10 +99,11 @@ class MultiheadAttention(Module):
         if k_in.shape[0] != N:
             raise ShapeError(f"{where_}: query and key have different batch sizes "
                              f"({N} and {k_in.shape[0]})")
-        q, k, v = self._project(q_in, k_in, v_in, self_attention)
-        mask = self._mask(attn_mask, key_padding_mask, N, L, S, q.dtype, batched)
+        qkv = self._project(q_in, k_in, v_in, self_attention and not need_weights)
+        mask = self._mask(attn_mask, key_padding_mask, N, L, S, q_in.dtype, batched)
         p = self.dropout if self.training else 0.0
-        out, weights = attend(q, k, v, mask, p)                    # (N, H, L, hd), (N, H, L, S)
+        # (N, H, L, head_dim), and the weights (N, H, L, S) when asked for
+        out, weights = attend(*qkv, mask, p, need_weights=need_weights)
         out = out.swapaxes(1, 2).reshape(N, L, E)                   # heads side by side
         out = self.out_proj(out)
         if not batched:
@@ -115,15 +116,17 @@ class MultiheadAttention(Module):
             weights = weights.mean(axis=1)
         return out, (weights if batched else weights.reshape(weights.shape[1:]))
 
-    def _project(self, q_in: Tensor, k_in: Tensor, v_in: Tensor, self_attention: bool
-                 ) -> tuple[Tensor, Tensor, Tensor]:
-        """Queries, keys and values per head, each (N, H, length, head_dim)."""
+    def _project(self, q_in: Tensor, k_in: Tensor, v_in: Tensor, packed: bool) -> tuple:
+        """Queries, keys and values per head, each (N, H, length, head_dim): as
+        ``(q, k, v)``, or with ``packed`` (self-attention) as ``(qkv, None, None)``, one
+        (3, N, H, L, head_dim) Tensor from one matmul, which the fused attention op splits
+        without recording three slices."""
         H, hd, E = self.num_heads, self.head_dim, self.embed_dim
         W, b = self.in_proj_weight, self.in_proj_bias
-        if self_attention:  # one matmul for all three
+        if packed:
             N, L, _ = q_in.shape
             qkv = F.linear(q_in, W, b).reshape(N, L, 3, H, hd).transpose(2, 0, 3, 1, 4)
-            return qkv[0], qkv[1], qkv[2]
+            return qkv, None, None
         heads = []
         for i, x in enumerate((q_in, k_in, v_in)):
             part = slice(i * E, (i + 1) * E)

@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 
 from ..state import generator
-from .core import ShapeError, constant, is_tensor, lift
+from .core import Op, ShapeError, constant, is_tensor, lift
 from .elementwise import Exp, astype, where
 from .linalg import matmul
 from .reduce import Sum
-from .shape import swapaxes
+from .shape import stack, swapaxes
 
 
 def additive_mask(mask: Any, dtype: np.dtype, true_means: str, where_: str) -> Any:
@@ -54,30 +54,119 @@ def causal_mask(L: int, S: int, dtype: np.dtype) -> np.ndarray:
     return np.where(np.tri(L, S, dtype=bool), 0, -np.inf).astype(dtype)
 
 
-def attend(q: Any, k: Any, v: Any, mask: Any = None, dropout_p: float = 0.0,
-           scale: float | None = None) -> tuple[Any, Any]:
-    """``(softmax(q k^T * scale + mask) v, weights)`` on Tensors shaped (..., L, E),
-    (..., S, E), (..., S, Ev); ``mask`` is additive (an array or a Tensor), broadcasting
-    to (..., L, S). Shared by ``scaled_dot_product_attention`` and MultiheadAttention."""
-    if scale is None:
-        scale = 1.0 / math.sqrt(q.shape[-1])
-    scores = matmul(q, swapaxes(k, -1, -2)) * float(scale)
+def _prepare(mask: Any, shape: tuple, dtype: np.dtype, dropout_p: float
+             ) -> tuple[Any, Any, Any]:
+    """(mask, alive, keep): the mask with the rows that may see no key set to 0 (so softmax
+    stays finite there) and ``alive`` (0 for those rows, None when there are none), and
+    dropout's kept weights scaled by 1/(1-p) (None without dropout)."""
     alive = None
     if mask is not None:
         m = mask.data if is_tensor(mask) else mask
-        dead = np.all(m == -np.inf, axis=-1, keepdims=True)  # rows with no key to see
+        dead = np.all(m == -np.inf, axis=-1, keepdims=True)
         if dead.any():
             mask = where(dead, 0, mask) if is_tensor(mask) else np.where(dead, 0, mask)
-            alive = (~dead).astype(scores.dtype)
+            alive = (~dead).astype(dtype)
+    keep = None
+    if dropout_p > 0.0:
+        keep = ((generator().random(shape) >= dropout_p) / (1.0 - dropout_p)).astype(dtype)
+    return mask, alive, keep
+
+
+def _split(qkv: tuple) -> tuple:
+    """(q, k, v) from three operands, or from one packed (3, ...) operand."""
+    return qkv if len(qkv) == 3 else (qkv[0][0], qkv[0][1], qkv[0][2])
+
+
+def _softmax_scores(q: Any, k: Any, scale: float, mask: Any, alive: Any) -> Any:
+    """softmax(q k^T * scale + mask) over the keys, composed from differentiable ops:
+    the definition, used to record ``need_weights`` and to differentiate ``Attention``
+    again. Subtracting the row max (a constant) keeps exp from overflowing."""
+    scores = matmul(q, swapaxes(k, -1, -2)) * scale
+    if mask is not None:
         scores = scores + (mask if is_tensor(mask) else constant(mask, scores))
-    # softmax over the keys; subtracting the row max (a constant) keeps exp from overflowing
     e = Exp.apply(scores - scores.data.max(axis=-1, keepdims=True))
     weights = e / Sum.apply(e, axis=(e.ndim - 1,), keepdims=True)
-    if alive is not None:
-        weights = weights * alive  # 0 for rows that see nothing
-    if dropout_p > 0.0:
-        keep = generator().random(weights.shape) >= dropout_p
-        weights = weights * (keep / (1.0 - dropout_p)).astype(weights.dtype)
+    return weights if alive is None else weights * alive  # 0 for rows that see nothing
+
+
+class Attention(Op):
+    """softmax(q k^T * scale + mask) v as one op, on (q, k, v) or on q, k and v packed
+    along a first axis of 3 (MultiheadAttention's one input projection, split for free).
+
+    Fused because the composite recorded ten nodes per call (matmul, swapaxes, scale, mask,
+    max-shift, exp, sum, div, matmul, plus three slices of the packed projection, each of
+    whose VJPs wrote a zero array the size of all three); see docs/performance.md, G1.
+    The VJP, with W the softmax weights kept from the forward pass and D the dropout mask:
+
+        dv = (W D)^T g,   dW = (g v^T) D,   dS = W (dW - rowsum(dW W)),
+        dq = dS k * scale,   dk = dS^T q * scale
+
+    Differentiated again (Tensors in), the same lines run on W recomputed from q and k by
+    ``_softmax_scores``.
+    """
+
+    name = "attention"
+    saves = True
+
+    @staticmethod
+    def forward(*qkv, scale, mask, alive, keep):
+        q, k, v = _split(qkv)
+        w = q @ k.swapaxes(-1, -2)
+        w *= scale
+        if mask is not None:
+            w += mask  # it broadcasts to the scores' shape (checked by the callers)
+        w -= w.max(axis=-1, keepdims=True)
+        np.exp(w, out=w)
+        w /= w.sum(axis=-1, keepdims=True)
+        if alive is not None:
+            w *= alive
+        return (w if keep is None else w * keep) @ v, {"weights": w}
+
+    @staticmethod
+    def backward(g, out, needs, *qkv, scale, mask, alive, keep, weights):
+        q, k, v = _split(qkv)
+        if is_tensor(g):  # differentiable again: W as a function of q and k
+            weights = _softmax_scores(q, k, scale, mask, alive)
+        packed = len(qkv) == 1
+        want_q, want_k, want_v = (True,) * 3 if packed else needs
+        dv = dq = dk = None
+        if want_v:
+            dv = (weights if keep is None else weights * keep).swapaxes(-1, -2) @ g
+        if want_q or want_k:
+            dw = g @ v.swapaxes(-1, -2)
+            if keep is not None:
+                dw = dw * keep
+            ds = weights * (dw - (dw * weights).sum(axis=-1, keepdims=True)) * scale
+            dq = ds @ k if want_q else None
+            dk = ds.swapaxes(-1, -2) @ q if want_k else None
+        if packed:
+            return (stack([dq, dk, dv]) if is_tensor(g) else np.stack([dq, dk, dv]),)
+        return dq, dk, dv
+
+
+def attend(q: Any, k: Any, v: Any, mask: Any = None, dropout_p: float = 0.0,
+           scale: float | None = None, need_weights: bool = True) -> tuple[Any, Any]:
+    """``(softmax(q k^T * scale + mask) v, weights)`` on Tensors shaped (..., L, E),
+    (..., S, E), (..., S, Ev), or on q, k, v packed in one (3, ..., L, E) Tensor ``q``
+    (then ``k`` and ``v`` are None). ``mask`` is additive (an array or a Tensor),
+    broadcasting to (..., L, S). Shared by ``scaled_dot_product_attention`` and
+    MultiheadAttention.
+
+    Without ``need_weights`` it is the fused ``Attention`` op and ``weights`` is None;
+    with it (or a mask that needs a gradient) the composite, whose weights are a Tensor
+    in the graph."""
+    qkv = (q,) if k is None else (q, k, v)
+    q0, k0, _ = _split(tuple(t.data for t in qkv))
+    if scale is None:
+        scale = 1.0 / math.sqrt(q0.shape[-1])
+    shape = np.broadcast_shapes(q0.shape[:-2], k0.shape[:-2]) + (q0.shape[-2], k0.shape[-2])
+    mask, alive, keep = _prepare(mask, shape, q0.dtype, dropout_p)
+    if not need_weights and not is_tensor(mask):
+        return Attention.apply(*qkv, scale=float(scale), mask=mask, alive=alive, keep=keep), None
+    q, k, v = _split(qkv)
+    weights = _softmax_scores(q, k, float(scale), mask, alive)
+    if keep is not None:
+        weights = weights * keep
     return matmul(weights, v), weights
 
 
@@ -134,5 +223,5 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
             raise ShapeError(f"{where_}: attn_mask of shape {mshape} does not broadcast to "
                              f"(batch..., L, S) = {target} (query {q.shape}, key {k.shape})")
         mask = additive_mask(attn_mask, q.dtype, "attend", where_)
-    out, _ = attend(q, k, v, mask, dropout_p, scale)
+    out, _ = attend(q, k, v, mask, dropout_p, scale, need_weights=False)
     return out
