@@ -95,7 +95,21 @@ def _weight_grad(cols: np.ndarray, g: np.ndarray, w_shape: tuple, groups: int) -
 def _input_grad(g: np.ndarray, w: np.ndarray, x_shape: tuple, stride: tuple, padding: tuple,
                 dilation: tuple, groups: int) -> np.ndarray:
     """d sum(conv(x, w) * g) / dx: each window's share g @ W^T, added back where the window
-    came from (col2im): one add per kernel tap, each over all windows at once."""
+    came from (col2im): one add per kernel tap, each over all windows at once.
+
+    With stride 1 this is itself a convolution, "full" where the forward one was "valid":
+    g padded by the kernel's span less the forward padding, convolved with the kernel
+    flipped in space and with in and out channels swapped. That is one im2col and one
+    matrix product, cheaper than the taps' scattered adds (C1: ~1.5x)."""
+    kh, kw = w.shape[2:]
+    spans = ((kh - 1) * dilation[0], (kw - 1) * dilation[1])
+    full = (spans[0] - padding[0], spans[0] - padding[1], spans[1] - padding[2],
+            spans[1] - padding[3])
+    if stride == (1, 1) and min(full) >= 0:
+        o, cg = w.shape[:2]
+        flipped = w.reshape(groups, o // groups, cg, kh, kw)[..., ::-1, ::-1]
+        flipped = flipped.transpose(0, 2, 1, 3, 4).reshape(groups * cg, o // groups, kh, kw)
+        return _conv(g, flipped, None, (1, 1), full, dilation, groups)[0]
     n, c, h, wd = x_shape
     (sh, sw), (dh, dw), (top, bottom, left, right) = stride, dilation, padding
     kh, kw = w.shape[2:]
