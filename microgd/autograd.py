@@ -12,6 +12,7 @@ without ``RecursionError``.
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
@@ -25,7 +26,6 @@ class Node(Protocol):
 
     _parents: tuple               # the nodes it was computed from (empty for a leaf)
     requires_grad: bool           # whether gradients should flow into it at all
-    _hooks: list | None           # callbacks on its finished gradient (None: none)
 
     def _vjp(self, g: Any, create_graph: bool) -> Sequence[Any]:
         """The gradients for ``_parents`` given this node's gradient ``g`` (``None``
@@ -38,7 +38,23 @@ class Node(Protocol):
         """Free what only another backward would need (the structure stays)."""
 
     def _run_hooks(self, g: Any) -> Any:
-        """Call ``_hooks`` with the finished gradient; return the gradient to pass on."""
+        """Call its ``HOOKS`` with the finished gradient; return the gradient to pass on."""
+
+
+# Gradient hooks (``Tensor.register_hook``, ``retain_grad``), by node. Kept here rather than
+# on every node: the walk looks only while some node has one, so hooks cost nothing otherwise.
+# Keyed by id(node); an entry is removed when its node dies (see ``add_hook``).
+HOOKS: dict[int, list] = {}
+
+
+def add_hook(node: Any, hook: Any) -> list:
+    """Register ``hook`` for ``node``'s gradient; returns the node's list of hooks."""
+    key = id(node)
+    if key not in HOOKS:
+        HOOKS[key] = []
+        weakref.finalize(node, HOOKS.pop, key, None)
+    HOOKS[key].append(hook)
+    return HOOKS[key]
 
 
 # --------------------------------------------------------------------------- the walk
@@ -149,11 +165,12 @@ def _walk(ready: list, pending: dict, users: dict, wanted: set | None, found: di
           retain_graph: bool, create_graph: bool) -> None:
     """The loop of ``backpropagate``: finish nodes whose users are all done."""
     pop, get, push = pending.pop, pending.get, ready.append
+    hooks = HOOKS
     while ready:
         node, g = ready.pop()                     # every user of node is done: g is total
         parents = node._parents
         if g is not None:
-            if node._hooks is not None:
+            if hooks and id(node) in hooks:
                 g = node._run_hooks(g)            # observe, or replace, the gradient
             if wanted is None:
                 node._accumulate(g)               # a released node raises here
@@ -187,7 +204,7 @@ def _walk(ready: list, pending: dict, users: dict, wanted: set | None, found: di
                 if previous is not None:
                     pg = previous if pg is None else previous + pg
                 if not parent._parents and wanted is None and pg is not None:
-                    if parent._hooks is not None:
+                    if hooks and id(parent) in hooks:
                         pg = parent._run_hooks(pg)
                     parent._accumulate(pg)        # a leaf: store it now, nothing to pass on
                 else:

@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import ops
+from .ops.core import TensorBase
 from .ops.inplace import inplace, overwrite
 
 if TYPE_CHECKING:
     from .tensor import Tensor
 
 
-class TensorMethods:
+class TensorMethods(TensorBase):
     """The operator and method half of ``Tensor``."""
 
     __slots__ = ()

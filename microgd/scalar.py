@@ -32,7 +32,6 @@ class Value:
 
     __slots__ = ("data", "grad", "label", "_parents", "_local", "_op", "_const")
     requires_grad = True  # every Value takes part in backprop
-    _hooks = None         # the walk's Node protocol: Values take no gradient hooks
 
     def __init__(self, data: Number, label: str = "") -> None:
         self.data = _check_number(data, "Value")

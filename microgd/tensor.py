@@ -17,7 +17,7 @@ import numpy as np
 
 from . import ops
 from .anomaly import check_backward
-from .autograd import backpropagate
+from .autograd import HOOKS, add_hook, backpropagate
 from .methods import TensorMethods
 from .ops.inplace import EDITS, check_saved
 from .state import STATE, get_default_dtype, set_default_dtype
@@ -85,7 +85,7 @@ class Tensor(TensorMethods):
     """An n-dimensional array that can take part in backpropagation."""
 
     __slots__ = ("data", "grad", "requires_grad", "name", "_parents", "_op", "_ctx", "_scope",
-                 "_epoch", "_hooks", "__weakref__")
+                 "_epoch", "__weakref__")
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operator
     __hash__ = object.__hash__  # == is elementwise, identity is the hash
 
@@ -100,8 +100,8 @@ class Tensor(TensorMethods):
         self._op: Any = None
         self._ctx: Any = None
         self._scope = STATE.scope
-        self._epoch = EDITS[0]
-        self._hooks: list | None = None
+        if EDITS[0]:
+            self._epoch = EDITS[0]
 
     @staticmethod
     def _make(data: np.ndarray, parents: tuple, op: Any, ctx: Any, requires_grad: bool
@@ -116,8 +116,8 @@ class Tensor(TensorMethods):
         t._op = op
         t._ctx = ctx
         t._scope = STATE.scope
-        t._epoch = EDITS[0]
-        t._hooks = None
+        if EDITS[0]:  # only once something was changed in place (see ops/inplace.py)
+            t._epoch = EDITS[0]
         return t
 
     # ----------------------------------------------------------------- array facts
@@ -274,25 +274,22 @@ class Tensor(TensorMethods):
         if not self.requires_grad:
             raise RuntimeError("register_hook: this tensor does not require grad, so no "
                                "gradient will ever reach it")
-        if self._hooks is None:
-            self._hooks = []
-        self._hooks.append(hook)
-        return RemovableHandle(self._hooks, hook)
+        return RemovableHandle(add_hook(self, hook), hook)
 
     def retain_grad(self) -> None:
         """Keep this non-leaf's gradient in ``.grad`` after backward (leaves always do)."""
         if not self.requires_grad:
             raise RuntimeError("retain_grad: this tensor does not require grad")
-        if self._op is not None and (self._hooks is None or _retain not in self._hooks):
+        if self._op is not None and _retain not in HOOKS.get(id(self), ()):
             self.register_hook(_retain)
 
     @property
     def retains_grad(self) -> bool:
-        return self._hooks is not None and _retain in self._hooks
+        return _retain in HOOKS.get(id(self), ())
 
     def _run_hooks(self, g: Any) -> Any:
-        """The walk calls this with the finished gradient when ``_hooks`` is set."""
-        for hook in list(self._hooks or ()):
+        """The walk calls this with the finished gradient when the tensor has hooks."""
+        for hook in list(HOOKS.get(id(self), ())):
             if hook is _retain:
                 self._keep_grad(g)
                 continue
@@ -322,7 +319,7 @@ class Tensor(TensorMethods):
                 "saved values were freed by the first backward(); pass retain_graph=True to "
                 "the first call if you need to go through it twice"
             )
-        if EDITS[0] > self._epoch and op.uses_values:
+        if EDITS[0] and op.uses_values and EDITS[0] > getattr(self, "_epoch", 0):
             check_saved(self)
         parents = self._parents
         if len(parents) == 1:  # the common unary case, without the loops below

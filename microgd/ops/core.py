@@ -134,9 +134,16 @@ def unbroadcast(g: Any, shape: tuple) -> Any:
 
 
 # =========================================================================== operands
+class TensorBase:
+    """The root of ``Tensor``'s classes, defined here so that ops can tell a Tensor from an
+    array or a number (``isinstance``) without importing tensor.py, which sits above them."""
+
+    __slots__ = ()
+
+
 def is_tensor(x: Any) -> bool:
-    """A graph node of the tensor engine (a ``Tensor``), told by the protocol it speaks."""
-    return hasattr(x, "_make")
+    """A graph node of the tensor engine (a ``Tensor``)."""
+    return isinstance(x, TensorBase)
 
 
 def constant(arr: np.ndarray, like: Any) -> Any:
@@ -148,7 +155,7 @@ def lift(x: Any, like: Any = None, where: str = "op") -> Any:
     """Make an operand a Tensor. A Python scalar takes the other operand's dtype where it
     is of the same kind, so ``x * 2.0`` never turns a float32 graph into float64; a float
     meeting integers becomes the default float dtype (PyTorch's rule, not numpy's float64)."""
-    if is_tensor(x):
+    if isinstance(x, TensorBase):
         return x
     if like is None:
         raise TypeError(
@@ -164,7 +171,7 @@ def lift(x: Any, like: Any = None, where: str = "op") -> Any:
         if type(x) is bool:
             arr = np.asarray(x, dtype=like.data.dtype if kind == "b" else None)
         elif kind == "f" or (kind in "iu" and isinstance(x, int)):
-            arr = np.asarray(x, dtype=like.data.dtype)
+            return like._make(np.asarray(x, dtype=like.data.dtype), (), None, None, False)
         elif isinstance(x, float):
             arr = np.asarray(x, dtype=get_default_dtype())
         else:
@@ -212,14 +219,14 @@ def promote(a: Any, b: Any) -> tuple[Any, Any]:
 
 def pair(a: Any, b: Any, where: str = "op") -> tuple[Any, Any]:
     """Two operands as Tensors of PyTorch's common dtype."""
-    if not is_tensor(a):
-        if not is_tensor(b):
+    if not isinstance(a, TensorBase):
+        if not isinstance(b, TensorBase):
             raise TypeError(f"{where}: expected at least one Tensor, got {type(a).__name__} "
                             f"and {type(b).__name__}; wrap one with mg.tensor(...)")
         if type(a) is float and b.data.dtype.kind in "biu":
             b = as_default_float(b)
         a = lift(a, b, where)
-    elif not is_tensor(b):
+    elif not isinstance(b, TensorBase):
         if type(b) is float and a.data.dtype.kind in "biu":
             a = as_default_float(a)
         b = lift(b, a, where)

@@ -51,7 +51,7 @@ def mark_written(arr: np.ndarray) -> None:
 def check_saved(node: Any) -> None:
     """Called by ``Tensor._vjp`` when some in-place write happened after ``node`` was made:
     raise if one the values its backward reads (its inputs, its output) was among them."""
-    made = node._epoch
+    made = getattr(node, "_epoch", 0)  # unset: made before any in-place write
     reads = node._op.reads([p.requires_grad for p in node._parents])
     for i, t in enumerate((node, *node._parents)):
         if not reads[i]:
@@ -82,7 +82,7 @@ def inplace(t: Any, name: str, fn: Callable[[Any, Any], Any], other: Any) -> Any
                          "broadcast view); copy it first")
     if recording:  # the op's input is the tensor as it was: a node sharing its old buffer
         old = t._make(t.data, t._parents, t._op, t._ctx, t.requires_grad)
-        old._epoch, old._scope, old.name = t._epoch, t._scope, t.name
+        old._epoch, old._scope, old.name = getattr(t, "_epoch", 0), t._scope, t.name
         new = fn(old, other)
     else:
         new = fn(t, other)
@@ -96,7 +96,8 @@ def inplace(t: Any, name: str, fn: Callable[[Any, Any], Any], other: Any) -> Any
     np.copyto(t.data, new.data, casting="unsafe")
     mark_written(t.data)
     if recording:
-        t._parents, t._op, t._ctx, t._epoch = new._parents, new._op, new._ctx, new._epoch
+        t._parents, t._op, t._ctx = new._parents, new._op, new._ctx
+        t._epoch = getattr(new, "_epoch", 0)
         t.requires_grad = True
     return t
 

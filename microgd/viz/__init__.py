@@ -20,5 +20,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'microgd.viz' has no attribute {name!r}")
 
 
-__all__ = ["draw_graph", "draw_dot", "grad_range", "retain_grads", "LargeGraphWarning", "LARGE_GRAPH_NODES",
+__all__ = ["draw_graph", "draw_dot", "grad_range", "retain_grads", "LargeGraphWarning",
+           "LARGE_GRAPH_NODES",
            "DEFAULT_GRAD_RANGE", "plots", "surfaces"]
