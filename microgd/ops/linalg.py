@@ -137,10 +137,19 @@ def einsum(subscripts: str, *operands: Any) -> Any:
     common = common_dtype(*[t.dtype for t in tensors])
     tensors = [t if t.dtype == common else t.astype(common) for t in tensors]
     inputs, output = _parse(subscripts.replace(" ", ""), [t.ndim for t in tensors])
-    for sub, t in zip(inputs, tensors):
+    seen: dict = {}  # letter -> (size, operand index); sizes must agree (or be 1)
+    for i, (sub, t) in enumerate(zip(inputs, tensors)):
         if len(sub) != t.ndim:
             raise ShapeError(f"einsum: {subscripts!r} gives an operand {len(sub)} subscripts "
                              f"but it has shape {t.shape}")
+        for c, n in zip(sub, t.shape):
+            m, j = seen.setdefault(c, (n, i))
+            if n != m and 1 not in (n, m):
+                raise ShapeError(f"einsum: {subscripts!r}: subscript {c!r} has size {m} in "
+                                 f"operand {j} (shape {tensors[j].shape}) but {n} in operand "
+                                 f"{i} (shape {t.shape})")
+            if m == 1:
+                seen[c] = (n, i)
     return Einsum.apply(*tensors, inputs=tuple(inputs), output=output)
 
 
