@@ -85,10 +85,11 @@ def _conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: tuple, pad
     return out.reshape(n, ho, wo, -1).transpose(0, 3, 1, 2), cols
 
 
-def _weight_grad(cols: np.ndarray, g: np.ndarray, w_shape: tuple, groups: int) -> np.ndarray:
-    """d sum(conv(x, w) * g) / dw = cols^T @ g, back in w's layout."""
+def _weight_grad(cols: np.ndarray, rows: np.ndarray, w_shape: tuple, groups: int
+                 ) -> np.ndarray:
+    """d sum(conv(x, w) * g) / dw = cols^T @ g (g as ``_rows``), back in w's layout."""
     o, cg, kh, kw = w_shape
-    gw = np.matmul(cols.transpose(0, 2, 1), _rows(g, groups))    # (groups, kh*kw*cg, o/groups)
+    gw = np.matmul(cols.transpose(0, 2, 1), rows)                # (groups, kh*kw*cg, o/groups)
     return gw.reshape(groups, kh, kw, cg, o // groups).transpose(0, 4, 3, 1, 2).reshape(w_shape)
 
 
@@ -149,13 +150,17 @@ class Conv(Op):
             if needs[1]:
                 gw = ConvWeightGrad.apply(x, g, w_shape=w.shape, **geo)
         else:
+            rows = _rows(g, groups)  # a view when g is channels-last, as ours are
             if needs[0]:
                 gx = _input_grad(g, w, x.shape, **geo)
             if needs[1]:
-                gw = _weight_grad(cols, g, w.shape, groups)
+                gw = _weight_grad(cols, rows, w.shape, groups)
+            if b is not None and needs[2]:  # column sums as a matrix-vector product: numpy's
+                ones = np.ones(rows.shape[1], dtype=g.dtype)  # sum over axes (0, 2, 3) of
+                gb = np.matmul(ones, rows).reshape(-1)        # a channels-last g is ~30x slower
         if b is None:
             return gx, gw
-        if needs[2]:
+        if needs[2] and gb is None:
             gb = g.sum(axis=(0, 2, 3))
         return gx, gw, gb
 
@@ -190,7 +195,7 @@ class ConvWeightGrad(Op):
     @staticmethod
     def forward(x, g, *, w_shape, stride, padding, dilation, groups):
         cols = _columns(x, w_shape[2:], stride, padding, dilation, groups)
-        return _weight_grad(cols, g, w_shape, groups)
+        return _weight_grad(cols, _rows(g, groups), w_shape, groups)
 
     @staticmethod
     def backward(v, out, needs, x, g, *, w_shape, **geo):

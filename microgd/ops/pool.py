@@ -59,14 +59,17 @@ def _arguments(where: str, x: Any, dims: int, kernel_size: Any, stride: Any, pad
 
 # =========================================================================== max pooling
 def _alloc(shape: tuple, like: np.ndarray, fill: Any, dtype: Any = None) -> np.ndarray:
-    """An (N, C, H, W) array filled with ``fill``, channels-last in memory if ``like`` is
-    (a convolution's output is): then the steps around it (ReLU, the next convolution and
-    their gradients) read every array in the same order, with no transposing copies."""
+    """An (N, C, H, W) array filled with ``fill`` (None: left unfilled), channels-last in
+    memory if ``like`` is (a convolution's output is): then the steps around it (ReLU, the
+    next convolution and their gradients) read every array in the same order, with no
+    transposing copies."""
     n, c, h, w = shape
     dtype = like.dtype if dtype is None else dtype
-    if like.strides[1] < like.strides[3]:
-        return np.full((n, h, w, c), fill, dtype=dtype).transpose(0, 3, 1, 2)
-    return np.full(shape, fill, dtype=dtype)
+    last = like.strides[1] < like.strides[3]
+    out = np.empty((n, h, w, c) if last else shape, dtype=dtype)  # fill None: left empty
+    if fill is not None:
+        out.fill(fill)
+    return out.transpose(0, 3, 1, 2) if last else out
 
 
 def _taps(xp: np.ndarray, kernel: tuple, stride: tuple, dilation: tuple, out: tuple) -> list:
@@ -123,7 +126,7 @@ class MaxPool(Op):
         h, w = x.shape[2:]
         tiles = stride == kernel and dilation == (1, 1) and (hp, wp) == (
             size[0] * kernel[0], size[1] * kernel[1])
-        gxp = _alloc(x.shape[:2] + (hp, wp), x, 0, g.dtype)  # the input's layout
+        gxp = _alloc(x.shape[:2] + (hp, wp), x, None if tiles else 0, g.dtype)  # x's layout
         for k, tap in enumerate(_taps(gxp, kernel, stride, dilation, size)):
             if tiles:  # the windows tile the input: each tap writes its own positions once
                 np.multiply(g, idx == k, out=tap)
