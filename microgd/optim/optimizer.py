@@ -161,15 +161,15 @@ class Optimizer:
             with mg.enable_grad():
                 loss = closure()
         todo = []
-        for gi, group in enumerate(self.param_groups):
-            for i, p in enumerate(group["params"]):
+        for group in self.param_groups:
+            for p in group["params"]:
                 grad = p.grad
                 if grad is None:
                     continue
                 theta = p.data
                 if (type(grad) is not np.ndarray or grad.shape != theta.shape
                         or grad.dtype != theta.dtype):
-                    grad = self._checked_grad(p, grad, i, gi)
+                    grad = self._checked_grad(p, grad)
                 todo.append((p, grad, group))
         with mg.no_grad():  # an update is not part of any graph
             for p, grad, group in todo:
@@ -179,8 +179,10 @@ class Optimizer:
                 self.update(p, grad, state, group)
         return loss
 
-    def _checked_grad(self, p: Tensor, grad: Any, i: int, gi: int) -> np.ndarray:
+    def _checked_grad(self, p: Tensor, grad: Any) -> np.ndarray:
         """The gradient as an array of p's dtype, or an error naming the parameter."""
+        gi, i = next((gi, i) for gi, g in enumerate(self.param_groups)
+                     for i, q in enumerate(g["params"]) if q is p)
         name, where = type(self).__name__, _where(i, gi, p)
         if isinstance(grad, np.generic):  # what numpy arithmetic on 0-d arrays returns
             grad = np.asarray(grad)

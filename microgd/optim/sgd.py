@@ -27,28 +27,28 @@ class SGD(Optimizer):
                              f"and dampening = 0{where}")
 
     def update(self, p, grad, state, group):
-        theta, s = p.data, self.scratch(p.data)  # s: work array, overwritten at will
+        theta, s = p.data, self.scratch(p.data)  # s: a work array, overwritten at will
         lr, wd, mu = group["lr"], group["weight_decay"], group["momentum"]
-        d = grad                                             # d ← ∇J
+        d = grad                                           # d ← ∇J
         if wd:
             np.multiply(theta, wd, out=s)
-            d = np.add(grad, s, out=s)                       # d ← ∇J + λθ   (held in s)
+            d = np.add(grad, s, out=s)                     # d ← ∇J + λθ (kept in s)
         if mu:
             buf = state.get("momentum_buffer")
             if buf is None:
-                buf = state["momentum_buffer"] = d.copy()    # b ← d on the first step
+                buf = state["momentum_buffer"] = d.copy()  # b ← d on the first step
+            elif group["dampening"]:  # never with Nesterov, so d may be overwritten
+                buf *= mu
+                buf += np.multiply(d, 1 - group["dampening"], out=s)  # b ← μb + (1 − τ)d
             else:
-                buf *= mu                                    # b ← μb + (1 − τ)d
-                if group["dampening"]:                       # (no Nesterov: d is not needed
-                    buf += np.multiply(d, 1 - group["dampening"], out=s)  # after this line)
-                else:
-                    buf += d
+                buf *= mu
+                buf += d                                   # b ← μb + d
             if not group["nesterov"]:
-                d = buf                                      # d ← b
-            elif d is s:
-                s += mu * buf                                # d ← d + μb (a temporary: s
-            else:                                            # already holds d)
+                d = buf                                    # d ← b
+            elif d is s:  # s already holds d, so μb takes a temporary of its own
+                s += mu * buf                              # d ← d + μb
+            else:
                 np.multiply(buf, mu, out=s)
-                d = np.add(s, grad, out=s)                   # d ← ∇J + μb
+                d = np.add(s, grad, out=s)                 # d ← ∇J + μb
         np.multiply(d, lr, out=s)
-        theta -= s                                           # θ ← θ − lr·d
+        theta -= s                                         # θ ← θ − lr·d
