@@ -164,3 +164,13 @@ def test_bad_arguments_say_which_op_and_what_was_expected(call, error, words):
 def test_a_shape_error_is_also_a_runtime_error_as_in_pytorch():
     with pytest.raises(RuntimeError):
         F.conv2d(X, mg.tensor(np.ones((4, 2, 3, 3))))
+
+
+def test_an_empty_batch_gives_an_empty_output_and_zero_weight_gradients():
+    x = mg.tensor(np.ones((0, 3, 5, 5)), requires_grad=True)
+    w, b = mg.tensor(np.ones((4, 3, 3, 3)), requires_grad=True), mg.tensor(np.ones(4),
+                                                                          requires_grad=True)
+    y = F.conv2d(x, w, b, padding=1)
+    assert y.shape == (0, 4, 5, 5)
+    y.backward(np.ones(y.shape))
+    assert x.grad.shape == (0, 3, 5, 5) and not w.grad.any() and not b.grad.any()

@@ -54,7 +54,8 @@ def _columns(x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple, dilati
     win = sliding_window_view(xp, span, axis=(1, 2))[:, ::sh, ::sw, :, ::dh, ::dw]
     n, ho, wo, c = win.shape[:4]
     win = win.reshape(n, ho, wo, groups, c // groups, kh, kw)
-    return win.transpose(3, 0, 1, 2, 5, 6, 4).reshape(groups, n * ho * wo, -1)  # the copy
+    return win.transpose(3, 0, 1, 2, 5, 6, 4).reshape(  # the copy
+        groups, n * ho * wo, kh * kw * (c // groups))
 
 
 def _kernel_matrix(w: np.ndarray, groups: int) -> np.ndarray:
@@ -79,10 +80,11 @@ def _conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: tuple, pad
     wo = (wd + padding[2] + padding[3] - (kw - 1) * dw - 1) // sw + 1
     cols = _columns(x, (kh, kw), stride, padding, dilation, groups)
     out = np.matmul(cols, _kernel_matrix(w, groups))             # (groups, N*Ho*Wo, O/groups)
-    out = out[0] if groups == 1 else out.transpose(1, 0, 2).reshape(n * ho * wo, -1)
+    o = w.shape[0]
+    out = out[0] if groups == 1 else out.transpose(1, 0, 2).reshape(n * ho * wo, o)
     if b is not None:
         out += b
-    return out.reshape(n, ho, wo, -1).transpose(0, 3, 1, 2), cols
+    return out.reshape(n, ho, wo, o).transpose(0, 3, 1, 2), cols
 
 
 def _weight_grad(cols: np.ndarray, rows: np.ndarray, w_shape: tuple, groups: int
@@ -157,7 +159,7 @@ class Conv(Op):
                 gw = _weight_grad(cols, rows, w.shape, groups)
             if b is not None and needs[2]:  # column sums as a matrix-vector product: numpy's
                 ones = np.ones(rows.shape[1], dtype=g.dtype)  # sum over axes (0, 2, 3) of
-                gb = np.matmul(ones, rows).reshape(-1)        # a channels-last g is ~30x slower
+                gb = np.matmul(ones, rows).reshape(w.shape[0])  # a channels-last g: ~30x slower
         if b is None:
             return gx, gw
         if needs[2] and gb is None:
