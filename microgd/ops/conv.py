@@ -1,8 +1,8 @@
 """Convolution: ``conv1d`` and ``conv2d`` with stride, padding, dilation and groups.
 
 Forward (im2col). Each output pixel is the dot product of the kernel with one window of
-the (zero-padded) input. ``sliding_window_view`` gives every window as a view, without
-copying; one reshape copies them into a matrix ``cols`` with a row per output pixel and a
+the (zero-padded) input. ``as_strided`` gives every window as a view, without copying;
+one reshape copies them into a matrix ``cols`` with a row per output pixel and a
 column per (kernel row, kernel column, channel); then the whole convolution is ONE matrix
 product, ``cols @ W``, with W the kernel flattened the same way. The input is read
 channels-last (N, H, W, C), so each window row copies runs of C neighbouring floats, and
@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 from .core import Op, ShapeError, common_dtype, constant, is_tensor, lift
 
@@ -50,12 +50,14 @@ def _columns(x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple, dilati
     """im2col: (groups, N*Ho*Wo, kh*kw*C/groups), one row per window of ``x``."""
     (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
     xp = _channels_last(x, padding)
-    span = ((kh - 1) * dh + 1, (kw - 1) * dw + 1)
-    win = sliding_window_view(xp, span, axis=(1, 2))[:, ::sh, ::sw, :, ::dh, ::dw]
-    n, ho, wo, c = win.shape[:4]
-    win = win.reshape(n, ho, wo, groups, c // groups, kh, kw)
-    return win.transpose(3, 0, 1, 2, 5, 6, 4).reshape(  # the copy
-        groups, n * ho * wo, kh * kw * (c // groups))
+    n, hp, wp, c = xp.shape
+    ho, wo, cg = (hp - (kh - 1) * dh - 1) // sh + 1, (wp - (kw - 1) * dw - 1) // sw + 1, c // groups
+    s0, s1, s2, s3 = xp.strides
+    # win[g, n, i, j, a, b, k] = xp[n, i*sh + a*dh, j*sw + b*dw, g*cg + k]: every window,
+    # already in the column order, as a view (the shapes were checked: nothing reads past xp)
+    win = as_strided(xp, (groups, n, ho, wo, kh, kw, cg),
+                     (cg * s3, s0, sh * s1, sw * s2, dh * s1, dw * s2, s3), writeable=False)
+    return win.reshape(groups, n * ho * wo, kh * kw * cg)  # the copy
 
 
 def _kernel_matrix(w: np.ndarray, groups: int) -> np.ndarray:
@@ -228,11 +230,33 @@ def _ints(value: Any, n: int, what: str, where: str, minimum: int) -> tuple:
     return tuple(int(v) for v in values)
 
 
+def remembered(check: Any) -> Any:
+    """Remember ``check``'s answers: a training loop asks the same question every step, and
+    the checks cost more Python time than a small layer's arithmetic. Arguments that are
+    not hashable (a list for a stride) are checked afresh."""
+    answers: dict = {}
+
+    def cached(*args: Any) -> Any:
+        try:
+            return answers[args]
+        except KeyError:
+            pass
+        except TypeError:
+            return check(*args)
+        if len(answers) > 512:
+            answers.clear()
+        answers[args] = answer = check(*args)
+        return answer
+    cached.__doc__ = check.__doc__
+    return cached
+
+
+@remembered
 def geometry(where: str, x_shape: tuple, w_shape: tuple, stride: Any, padding: Any,
-             dilation: Any, groups: Any) -> dict:
+             dilation: Any, groups: Any) -> tuple:
     """Check a convolution's arguments against the shapes (N, C, *spatial) and (O, C/groups,
-    *kernel); return them as the ops' options, padding as (top, bottom, left, right) for 2-D
-    and (left, right) for 1-D."""
+    *kernel); return them as the ops' options (stride, padding, dilation, groups), padding
+    as (top, bottom, left, right) for 2-D and (left, right) for 1-D."""
     dims = len(w_shape) - 2
     stride = _ints(stride, dims, "stride", where, 1)
     dilation = _ints(dilation, dims, "dilation", where, 1)
@@ -268,8 +292,7 @@ def geometry(where: str, x_shape: tuple, w_shape: tuple, stride: Any, padding: A
         raise ShapeError(f"{where}: the kernel {tuple(kernel)} (spanning {span} with dilation "
                          f"{dilation}) is larger than the padded input {padded} (input shape "
                          f"{x_shape}, padding {tuple(p for p, _ in pads)})")
-    return dict(stride=stride, padding=tuple(p for lohi in pads for p in lohi),
-                dilation=dilation, groups=int(groups))
+    return stride, tuple(p for lohi in pads for p in lohi), dilation, int(groups)
 
 
 def operands(where: str, input: Any, weight: Any, bias: Any) -> tuple:
@@ -302,6 +325,9 @@ def _check_ranks(where: str, x: Any, w: Any, b: Any, dims: int) -> None:
 
 
 # =========================================================================== public functions
+_OPTIONS = ("stride", "padding", "dilation", "groups")
+
+
 def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
            dilation: Any = 1, groups: int = 1) -> Any:
     """2-D convolution (cross-correlation, as in PyTorch) of (N, C, H, W) or (C, H, W) with a
@@ -312,7 +338,8 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
     unbatched = x.ndim == 3
     if unbatched:
         x = x.reshape((1,) + x.shape)
-    geo = geometry("conv2d", x.shape, w.shape, stride, padding, dilation, groups)
+    geo = dict(zip(_OPTIONS, geometry("conv2d", x.shape, w.shape, stride, padding, dilation,
+                                      groups)))
     out = Conv.apply(x, w, b, **geo) if b is not None else Conv.apply(x, w, **geo)
     return out.reshape(out.shape[1:]) if unbatched else out
 
@@ -326,10 +353,11 @@ def conv1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
     unbatched = x.ndim == 2
     if unbatched:
         x = x.reshape((1,) + x.shape)
-    geo = geometry("conv1d", x.shape, w.shape, stride, padding, dilation, groups)
+    stride, padding, dilation, groups = geometry("conv1d", x.shape, w.shape, stride, padding,
+                                                 dilation, groups)
+    geo = dict(stride=(1,) + stride, padding=(0, 0) + padding, dilation=(1,) + dilation,
+               groups=groups)
     n, c, length = x.shape
-    geo.update(stride=(1,) + geo["stride"], padding=(0, 0) + geo["padding"],
-               dilation=(1,) + geo["dilation"])
     x4 = x.reshape((n, c, 1, length))
     w4 = w.reshape(w.shape[:2] + (1, w.shape[2]))
     out = Conv.apply(x4, w4, b, **geo) if b is not None else Conv.apply(x4, w4, **geo)

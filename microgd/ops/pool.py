@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .conv import _ints
+from .conv import _ints, remembered
 from .core import Op, ShapeError, constant, fractional, is_tensor, lift
 from .linalg import matmul
 from .shape import _scatter
@@ -36,10 +36,16 @@ def _out_size(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
 def _arguments(where: str, x: Any, dims: int, kernel_size: Any, stride: Any, padding: Any,
                dilation: Any, ceil_mode: bool) -> tuple:
     """Check the arguments; return kernel, stride, padding, dilation and output size."""
-    if x.ndim not in (dims + 1, dims + 2):
+    return _checked(where, x.shape, dims, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+@remembered
+def _checked(where: str, shape: tuple, dims: int, kernel_size: Any, stride: Any, padding: Any,
+             dilation: Any, ceil_mode: bool) -> tuple:
+    if len(shape) not in (dims + 1, dims + 2):
         names = "(C, L) or (N, C, L)" if dims == 1 else "(C, H, W) or (N, C, H, W)"
         raise ShapeError(f"{where}: expected a {dims + 1}-D or {dims + 2}-D input {names}, "
-                         f"got shape {x.shape}")
+                         f"got shape {shape}")
     kernel = _ints(kernel_size, dims, "kernel_size", where, 1)
     stride = kernel if stride is None or stride == () or stride == [] else \
         _ints(stride, dims, "stride", where, 1)
@@ -48,11 +54,11 @@ def _arguments(where: str, x: Any, dims: int, kernel_size: Any, stride: Any, pad
     if any(p > k // 2 for p, k in zip(padding, kernel)):
         raise ValueError(f"{where}: padding {padding} must be at most half the kernel size "
                          f"{kernel}")
-    spatial = x.shape[-dims:]
+    spatial = shape[-dims:]
     out = tuple(_out_size(n, k, s, p, d, ceil_mode)
                 for n, k, s, p, d in zip(spatial, kernel, stride, padding, dilation))
     if any(o < 1 for o in out):
-        raise ShapeError(f"{where}: input of shape {x.shape} is too small for kernel {kernel} "
+        raise ShapeError(f"{where}: input of shape {shape} is too small for kernel {kernel} "
                          f"(dilation {dilation}, padding {padding}): the output would be {out}")
     return kernel, stride, padding, dilation, out
 
