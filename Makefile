@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup graphviz demo test lint bench soak fuzz docs clean
+.PHONY: setup graphviz demo test lint bench soak fuzz docs notebooks clean
 
 setup: $(STAMP) graphviz
 
@@ -55,3 +55,7 @@ clean:
 
 docs: setup
 	$(PY) docs/render_walkthrough.py
+
+# Re-run the notebooks of docs/notebooks/ and commit them with fresh outputs.
+notebooks: setup
+	$(PY) docs/notebooks/build.py
