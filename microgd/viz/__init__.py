@@ -1,6 +1,8 @@
-"""Seeing: computation-graph pictures (graphviz), training plots (matplotlib, loaded on
-first use) and 2-D loss surfaces."""
+"""Seeing: computation-graph pictures (graphviz), the interactive explorer and backprop
+replay (self-contained HTML), gradients explained as sums over paths, training plots
+(matplotlib, loaded on first use) and 2-D loss surfaces."""
 from . import surfaces
+from .explore import explore
 from .graph import (
     DEFAULT_GRAD_RANGE,
     LARGE_GRAPH_NODES,
@@ -20,6 +22,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'microgd.viz' has no attribute {name!r}")
 
 
-__all__ = ["draw_graph", "draw_dot", "grad_range", "retain_grads", "LargeGraphWarning",
+__all__ = ["draw_graph", "draw_dot", "explore", "grad_range", "retain_grads", "LargeGraphWarning",
            "LARGE_GRAPH_NODES",
            "DEFAULT_GRAD_RANGE", "plots", "surfaces"]

@@ -28,7 +28,9 @@ FORMATS = ("svg", "png", "pdf")
 _INSTALL_HINT = (
     "Graphviz's 'dot' program is needed to render graphs but was not found on PATH: "
     "install it with 'sudo apt-get install graphviz' (Debian/Ubuntu), "
-    "'brew install graphviz' (macOS) or from https://graphviz.org/download/"
+    "'brew install graphviz' (macOS) or from https://graphviz.org/download/; or, without "
+    "Graphviz, write an interactive page that any browser opens: "
+    "mg.viz.explore(root, 'graph.html')"
 )
 # dot's layout time grows faster than the graph: on a scalar MLP graph 1,060 boxes took 0.9 s,
 # 1,796 took 3 s, and 5,779 took two minutes.
