@@ -2,6 +2,7 @@
 replay (self-contained HTML), gradients explained as sums over paths, training plots
 (matplotlib, loaded on first use) and 2-D loss surfaces."""
 from . import surfaces
+from .explain import explain_grad
 from .explore import explore
 from .graph import (
     DEFAULT_GRAD_RANGE,
@@ -11,6 +12,7 @@ from .graph import (
     grad_range,
     retain_grads,
 )
+from .replay import replay
 
 draw_dot = draw_graph  # micrograd's name for it
 
@@ -22,6 +24,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'microgd.viz' has no attribute {name!r}")
 
 
-__all__ = ["draw_graph", "draw_dot", "explore", "grad_range", "retain_grads", "LargeGraphWarning",
-           "LARGE_GRAPH_NODES",
-           "DEFAULT_GRAD_RANGE", "plots", "surfaces"]
+__all__ = ["draw_graph", "draw_dot", "explore", "replay", "explain_grad", "grad_range",
+           "retain_grads", "LargeGraphWarning", "LARGE_GRAPH_NODES", "DEFAULT_GRAD_RANGE",
+           "plots", "surfaces"]

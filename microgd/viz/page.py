@@ -26,9 +26,9 @@ from .graph import DEFAULT_GRAD_RANGE, GradScale, _check_root, _clean, _grad_of,
 HIST_BINS = 12
 # The drawing area both pages share (fixed markup: the script fills the three groups).
 CANVAS = ('<svg id="canvas" tabindex="0"><defs><marker id="arrow" viewBox="0 0 8 8" refX="8" '
-          'refY="4" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path '
-          'd="M0,0L8,4L0,8z" fill="#777"/></marker></defs><g id="viewport"><g id="clusters">'
-          '</g><g id="edges"></g><g id="nodes"></g></g></svg>')
+          'refY="4" markerWidth="8" markerHeight="8" markerUnits="userSpaceOnUse" '
+          'orient="auto-start-reverse"><path d="M0,0L8,4L0,8z" fill="#777"/></marker></defs>'
+          '<g id="viewport"><g id="clusters"></g><g id="edges"></g><g id="nodes"></g></g></svg>')
 
 
 # -- text and numbers that JSON can carry --------------------------------------------------

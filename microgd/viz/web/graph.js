@@ -39,21 +39,22 @@ MG.boxSize = function (lines) {
 MG.DAGRE_WORK = 4000;    // boxes + dummy nodes dagre would make; beyond this: layered()
 MG.DAGRE_DEPTH = 1000;   // dagre recurses along paths: deeper graphs overflow the stack
 
-MG.layout = function (vis) {
+MG.layout = function (vis, gap) {   // gap: room between columns (edge labels need more)
+  gap = gap || 34;
   const ranks = MG.ranks(vis);
   let work = vis.nodes.length, depth = 0;
   const idx = ranks.index;
   for (const [v, w] of vis.edges) work += Math.max(0, ranks.rank[idx[w]] - ranks.rank[idx[v]] - 1);
   for (const r of ranks.rank) depth = Math.max(depth, r);
   if (work <= MG.DAGRE_WORK && depth <= MG.DAGRE_DEPTH) {
-    try { return MG.dagreLayout(vis); } catch (e) { /* stack overflow etc.: fall back */ }
+    try { return MG.dagreLayout(vis, gap); } catch (e) { /* stack overflow etc.: fall back */ }
   }
-  return MG.layered(vis, ranks);
+  return MG.layered(vis, ranks, gap);
 };
 
-MG.dagreLayout = function (vis) {
+MG.dagreLayout = function (vis, gap) {
   const g = new dagre.graphlib.Graph({ compound: true, multigraph: false });
-  g.setGraph({ rankdir: "LR", nodesep: 12, ranksep: 34, marginx: 24, marginy: 30 });
+  g.setGraph({ rankdir: "LR", nodesep: 12, ranksep: gap, marginx: 24, marginy: 30 });
   g.setDefaultEdgeLabel(() => ({}));
   for (const c of vis.clusters) g.setNode(c.id, { clusterLabelPos: "top" });
   for (const c of vis.clusters) if (c.parent) g.setParent(c.id, c.parent);
@@ -100,7 +101,7 @@ MG.ranks = function (vis) {
   return { index, preds, succs, rank, order };
 };
 
-MG.layered = function (vis, ranks) {
+MG.layered = function (vis, ranks, gap) {
   const { preds, succs, rank, order } = ranks;
   const R = Math.max(0, ...rank) + 1, layers = Array.from({ length: R }, () => []);
   const pos = new Float64Array(vis.nodes.length);
@@ -136,7 +137,7 @@ MG.layered = function (vis, ranks) {
       out.nodes[n.id] = { x: x + w / 2, y: y + n.h / 2, w: n.w, h: n.h };
       y += n.h + 10;
     }
-    x += w + 40;
+    x += w + gap + 6;
   }
   const members = {};  // cluster -> node ids inside it at any depth
   for (const n of vis.nodes) for (let c = n.parent; c; c = MG._parentOf[c]) (members[c] = members[c] || []).push(n.id);
