@@ -6,9 +6,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup graphviz demo test lint bench soak fuzz docs notebooks clean
+.PHONY: setup graphviz chromium demo test lint bench soak fuzz docs notebooks clean
 
-setup: $(STAMP) graphviz
+setup: $(STAMP) graphviz chromium
 
 # Re-install only when the package metadata changed (the install is editable).
 $(STAMP): pyproject.toml
@@ -31,6 +31,23 @@ graphviz:
 	  exit 1; \
 	fi
 	@command -v dot >/dev/null 2>&1 || { echo "Graphviz install failed: 'dot' is still missing."; exit 1; }
+
+# A headless Chromium and its driver run the explorer/replay page tests (tests/browser.py);
+# Debian's packages, so selenium never downloads a browser or a driver of its own.
+CHROME_OK = command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1
+chromium:
+	@if $(CHROME_OK); then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing Chromium and chromedriver with apt-get (for the browser tests)..."; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	  echo "Installing Chromium and chromedriver with sudo apt-get (for the browser tests)..."; \
+	  (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null; \
+	else \
+	  echo "Chromium and chromedriver are missing: install them with 'sudo apt-get install chromium chromium-driver', then re-run make."; \
+	  exit 1; \
+	fi
+	@$(CHROME_OK) || { echo "Chromium install failed: 'chromium' or 'chromedriver' is still missing."; exit 1; }
 
 demo: setup
 	$(PY) demos/tour.py --out out
