@@ -97,13 +97,18 @@
     }
     document.getElementById("summary").textContent =
       `${nodes.length} nodes · ${vis.nodes.length} boxes shown · layout ${lay.engine} ${Math.round(performance.now() - t0)} ms`;
-    if (anchor) {                      // keep what was clicked where it was on screen
+    const opened = anchor && anchor.open !== undefined && lay.clusters["c" + anchor.open];
+    if (opened) {                      // an opened module: show all of it, zooming out if needed
+      const W = svg.clientWidth || 800, H = svg.clientHeight || 600;
+      const k = Math.min(view.k, 0.9 * W / opened.w, 0.9 * H / opened.h);
+      view.center(opened.x, opened.y, Math.max(k, 0.05));
+    } else if (anchor) {               // keep what was clicked where it was on screen
       const el = anchor.find();
       if (el) { const q = el.getBoundingClientRect(); view.shift(anchor.x - q.left, anchor.y - q.top); }
     } else {                           // fit; a huge graph starts readable at its output
       view.fit(MG.bounds(lay));
       const out = lay.nodes[rep(0)];
-      if (view.k < 0.3 && out) view.center(out.x - 300, out.y, 0.8);
+      if (view.k < 0.12 && out) view.center(out.x - 300, out.y, 0.8);
     }
   }
 
@@ -170,9 +175,13 @@
     if (t && t.i !== undefined) { panel.textContent = ""; panel.appendChild(info(t)); return; }
     if (t && t.k !== undefined) {           // a collapsed module: open it
       collapsed.delete(t.k); tip.hidden = true;
-      render(anchorFor(`.cluster[data-scope="${t.k}"] rect`)(t.g)); return;
+      render({ open: t.k }); return;
     }
-    if (t) { openFolds.add(t.f); tip.hidden = true; render(anchorFor(`.cluster[data-scope="${folds[t.f][0]}"] rect, .node[data-scope="${folds[t.f][0]}"]`)(t.g)); return; }
+    if (t) {                                // a fold: show its blocks one by one
+      openFolds.add(t.f); tip.hidden = true;
+      const parent = scopes[folds[t.f][0]].parent;
+      render(parent >= 0 ? { open: parent } : null); return;
+    }
     const c = e.target.closest && e.target.closest(".cluster");
     if (c) {                                // an open module's frame: collapse it
       const k = +c.dataset.scope;
