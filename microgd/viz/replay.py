@@ -20,7 +20,7 @@ import numpy as np
 
 from ..autograd import backpropagate
 from ..scalar import Value
-from .graph import _clean, _fmt
+from .graph import DEFAULT_GRAD_RANGE, GradScale, _clean, _fmt
 from .page import CANVAS, check_path, check_root, graph_data, write_page
 
 _BODY = f"""<header>
@@ -143,8 +143,11 @@ def _frames(log: list, nodes: list, data: dict) -> list[dict]:
                 local = node._local
                 edge["local"] = local if isinstance(local, float) else local[j]
             frame["edges"].append(edge)
+    scale = GradScale(*DEFAULT_GRAD_RANGE)  # draw_graph's colours, for the finished gradient
     for k, f in enumerate(frames):
         f["text"] = _describe(k, len(frames), f, label, data)
+        g = f["grad"]
+        f["fill"] = scale.colour(g["norm"] if isinstance(g, dict) else abs(g))
     return frames
 
 

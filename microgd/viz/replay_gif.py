@@ -14,7 +14,7 @@ MAX_FRAMES = 400
 BG, INK, HOT, EDGE, FADE = "#ffffff", "#1d1d1d", "#e8590c", "#9a9a9a", "#c9c9c9"
 
 
-def _layout(n: int, edges: list, sizes: list) -> tuple[list, int, int]:
+def _layout(n: int, edges: list, sizes: list, gap: int) -> tuple[list, int, int]:
     """Box centres (x, y) for ``n`` boxes of ``sizes`` (w, h), columns left to right."""
     preds: list[list[int]] = [[] for _ in range(n)]
     succs: list[list[int]] = [[] for _ in range(n)]
@@ -61,8 +61,8 @@ def _layout(n: int, edges: list, sizes: list) -> tuple[list, int, int]:
         for i in col:
             xy[i] = (x + w / 2, y + sizes[i][1] / 2)
             y += sizes[i][1] + 16
-        x += w + 60
-    return xy, int(x), int(height)
+        x += w + gap
+    return xy, int(x - gap + 40), int(height)
 
 
 def write_gif(frames: list[dict], data: dict, path: str) -> str:
@@ -100,7 +100,9 @@ def write_gif(frames: list[dict], data: dict, path: str) -> str:
     for i in range(len(nodes)):
         w = max(probe.textlength(plain(t), font=font) for t in lines(i, "‖0.0000e+00‖"))
         sizes.append((int(w) + 16, 17 * len(lines(i, "")) + 8))
-    xy, width, height = _layout(len(nodes), data["edges"], sizes)
+    gap = 60 + max((int(probe.textlength(plain(_edge_text(e)), font=small))
+                    for f in frames for e in f["edges"]), default=0)
+    xy, width, height = _layout(len(nodes), data["edges"], sizes, gap)
     caption_h = 18 * max(len(f["text"].splitlines()) for f in frames) + 16
     width = max(width, 640)
     images = []
@@ -115,8 +117,7 @@ def write_gif(frames: list[dict], data: dict, path: str) -> str:
             _arrow(d, a, b, HOT if is_hot else EDGE)
         for p, e in hot.items():
             a, b = _right(xy[p], sizes[p]), _left(xy[f["node"]], sizes[f["node"]])
-            text = (f"{_show(e['up'])}×{_num(e['local'])}=" if "local" in e else "") \
-                + _show(e["out"]) + (" (+=)" if e["acc"] == "+=" else "")
+            text = _edge_text(e)
             mid = ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2 - 9)
             tw = d.textlength(text, font=small)
             d.rectangle([mid[0] - tw / 2 - 2, mid[1] - 8, mid[0] + tw / 2 + 2, mid[1] + 7],
@@ -128,7 +129,7 @@ def write_gif(frames: list[dict], data: dict, path: str) -> str:
             (x, y), (w, h) = xy[i], sizes[i]
             box = [x - w / 2, y - h / 2, x + w / 2, y + h / 2]
             current = i == f["node"]
-            fill = nodes[i]["fill"] if done else BG
+            fill = frames[done_at[i]]["fill"] if done else BG
             d.rounded_rectangle(box, radius=4, fill=fill, outline=HOT if current else
                                 (INK if done else FADE), width=4 if current else 1)
             ink = _ink(fill)
@@ -154,6 +155,11 @@ def _fonts(ImageFont: Any) -> tuple:
         table = str.maketrans({"‖": "|", "→": ">", "×": "x", "Σ": "S", "·": "."})
         return (ImageFont.load_default(size=13), ImageFont.load_default(size=12),
                 lambda t: t.translate(table))
+
+
+def _edge_text(e: dict) -> str:
+    return ((f"{_show(e['up'])}×{_num(e['local'])}=" if "local" in e else "")
+            + _show(e["out"]) + (" (+=)" if e["acc"] == "+=" else ""))
 
 
 def _num(x: Any) -> str:

@@ -56,8 +56,9 @@
       const done = finishedAt[i] <= cur, now = finishedAt[i] === cur, wait = i in partial;
       const grad = done ? show(frames[finishedAt[i]].grad) : wait ? show(partial[i][partial[i].length - 1]) + " so far" : "?";
       const p = lay.nodes["n" + i], cls = now ? "current" : done ? "done" : wait ? "waiting" : "";
-      const g = MG.drawBox(gN, p, lines(i, grad), cls, done || wait ? n.fill : "#fff", { "data-id": i });
-      g.querySelector("text").setAttribute("fill", done || wait ? MG.ink(n.fill) : "#111");
+      const fill = done ? frames[finishedAt[i]].fill : "#fff";
+      const g = MG.drawBox(gN, p, lines(i, grad), cls, fill, { "data-id": i });
+      g.querySelector("text").setAttribute("fill", MG.ink(fill));
     });
     for (const el of Object.values(edgeEl)) el.path.setAttribute("class", "edge");
     const f = frames[cur];
