@@ -11,7 +11,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# (script, quick arguments, {picture file: caption})
+# (script, quick arguments, {picture file: caption}); an .html file is linked, not shown
 TOUR = [
     ("graph_tour.py", [], {
         "graph_scalar.png": "c = tanh(a·b + a²) after backward: every value with its gradient.",
@@ -19,6 +19,19 @@ TOUR = [
                          "parameters named by their path.",
         "graph_mlp_collapsed.png": "The same MLP with each Linear collapsed to one box.",
         "graph_loss.png": "The loss after backward, parameters coloured by |gradient|.",
+        "replay_quickstart.gif": "Backprop on c = tanh(a·b + a²), one node per frame in the "
+                                 "walk's order: upstream gradient × local derivative on each "
+                                 "edge, += where a's two uses meet.",
+        "explain_quickstart.png": "dc/da as a sum over the two paths from c to a (each "
+                                  "edge: its local derivative); explain_quickstart.txt has "
+                                  "the sum, a.grad and a finite difference.",
+        "replay_quickstart.html": "The same replay as a page: play, step, back, click a step.",
+        "explore_mlp.html": "Explore the MLP's loss graph in a browser (no Graphviz): hover "
+                            "for values and gradient statistics, click a module to collapse "
+                            "it, search, pan and zoom.",
+        "explore_cnn.html": "Explore the digits CNN's graph.",
+        "explore_transformer.html": "Explore the sorting transformer's graph: its two "
+                                    "identical blocks start folded as one 'Block × 2' box.",
     }),
     ("scalar_moons.py", ["--quiet"], {
         "scalar_moons_boundary.png": "The boundary the scalar-Value MLP learned: every "
@@ -94,8 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         shown += [(name, caption, script) for name, caption in pictures.items()
                   if os.path.exists(os.path.join(args.out, name))]
     rows = "\n".join(
-        f'<figure><img src="{html.escape(n)}" alt="{html.escape(n)}">'
-        f"<figcaption><b>{html.escape(s)}</b>: {html.escape(c)}</figcaption></figure>"
+        (f'<figure><a class="page" href="{html.escape(n)}">{html.escape(n)}</a>'
+         if n.endswith(".html") else f'<figure><img src="{html.escape(n)}" alt="{html.escape(n)}">')
+        + f"<figcaption><b>{html.escape(s)}</b>: {html.escape(c)}</figcaption></figure>"
         for n, c, s in shown)
     with open(os.path.join(args.out, "index.html"), "w") as f:
         f.write("<!doctype html><meta charset=utf-8><title>microgd demo tour</title>"

@@ -272,16 +272,32 @@ def test_graph_tour_demo(runs):
     r, folder = ok(runs, "graph_tour.py")
     svg = (folder / "graph_mlp.svg").read_text()
     assert "MLP.layers.0 (Linear)" in svg and "layers.0.weight" in svg
+    for page in ("explore_mlp", "explore_cnn", "explore_transformer", "replay_quickstart"):
+        assert 'id="graph-data"' in (folder / f"{page}.html").read_text()
+    page = (folder / "explore_transformer.html").read_text()
+    data = json.loads(re.search(r'id="graph-data">(.*?)</script>', page, re.S).group(1))
+    assert [[data["scopes"][k]["name"] for k in run] for run in data["folds"]] == \
+        [["SortTransformer.blocks.0", "SortTransformer.blocks.1"]]  # the caption's "× 2"
+    explained = (folder / "explain_quickstart.txt").read_text()
+    assert "2 paths from c down to a" in explained and explained in r.stdout
+    assert (folder / "replay_quickstart.gif").read_bytes()[:6] == b"GIF89a"
+    assert (folder / "explain_quickstart.svg").stat().st_size > 2000
 
 
 def test_tour_writes_index_and_its_captions_hold(runs):
     r, folder = ok(runs, "tour.py")
     index = (folder / "index.html").read_text()
     tour = runpy.run_path(str(ROOT / "demos" / "tour.py"))["TOUR"]
-    pictures = [name for _, _, captions in tour for name in captions]
-    assert index.count("<img") == len(pictures) >= 19
+    names = [name for _, _, captions in tour for name in captions]
+    pictures = [n for n in names if not n.endswith(".html")]
+    assert index.count("<img") == len(pictures) >= 21
     for name in pictures:
         assert f'<img src="{name}"' in index and (folder / name).stat().st_size > 2000
+    pages = [n for n in names if n.endswith(".html")]
+    assert index.count('<a class="page"') == len(pages) >= 4
+    for name in pages:  # the explorer and replay pages, linked
+        assert f'<a class="page" href="{name}">' in index
+        assert 'id="graph-data"' in (folder / name).read_text()
     # what the captions promise, from the demos' own output in the tour
     assert "training accuracy 100%" in r.stdout
     for label in ("too small", "about right", "too large", "diverges"):
