@@ -156,6 +156,50 @@ NOTEBOOKS["3_gradient_descent_on_digits"] = [
     "    ax.set_title(f'{key}: {\"convex\" if key == \"bowl\" else \"non-convex\"}')",
 ]
 
+NOTEBOOKS["4_cnn_and_the_graph_explorer"] = [
+    "md:# 4. A small CNN on the digits, and its graph in the explorer\n\n"
+    "A convolution slides one small kernel over the whole image: the same few weights "
+    "everywhere, so a stroke is recognised wherever it is. Here a two-layer CNN learns the "
+    "8×8 digits; then we look inside the trained network.",
+    SETUP + "\nimport matplotlib.pyplot as plt\n%matplotlib inline",
+    "X, y = mg.datasets.digits()\nX = (X / 16).astype(np.float32).reshape(-1, 1, 8, 8)\n"
+    "Xtr, ytr, Xte, yte = X[:1400], y[:1400], X[1400:], y[1400:]\n"
+    "mg.manual_seed(0)\nnn = mg.nn\n"
+    "cnn = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),\n"
+    "                    nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),\n"
+    "                    nn.Flatten(), nn.Linear(16 * 2 * 2, 10))\n"
+    "print(cnn)\nprint(sum(p.size for p in cnn.parameters()), 'parameters')",
+    "opt = mg.optim.Adam(cnn.parameters(), lr=5e-3)\n"
+    "loader = mg.data.DataLoader(mg.data.TensorDataset(Xtr, ytr), batch_size=32, shuffle=True, seed=0)\n"
+    "for epoch in range(8):\n    for xb, yb in loader:\n        opt.zero_grad()\n"
+    "        loss = mg.nn.F.cross_entropy(cnn(xb), yb)\n        loss.backward()\n"
+    "        opt.step()\n    with mg.no_grad():\n"
+    "        acc = (cnn(Xte).data.argmax(1) == yte).mean()\n"
+    "    print(f'epoch {epoch}: last batch loss {loss.item():.3f}, test accuracy {acc:.1%}')",
+    "md:The first layer's eight 3×3 kernels, and what they make of one squiggle (each "
+    "feature map is the image convolved with one kernel, then ReLU):",
+    "conv1 = cnn[0]\nwith mg.no_grad():\n    maps = cnn[1](conv1(mg.tensor(Xte[:1]))).data[0]\n"
+    "fig, axes = plt.subplots(2, 9, figsize=(10, 2.4))\n"
+    "axes[0, 0].imshow(Xte[0, 0], cmap='gray_r'); axes[0, 0].set_title(f'digit {yte[0]}')\n"
+    "axes[1, 0].axis('off')\n"
+    "for k in range(8):\n    axes[0, k + 1].imshow(conv1.weight.data[k, 0], cmap='RdBu')\n"
+    "    axes[1, k + 1].imshow(maps[k], cmap='magma')\n"
+    "for ax in axes.flat:\n    ax.set_xticks([]); ax.set_yticks([])",
+    "md:The loss graph of one batch, one box per module (`collapse=True`), gradients "
+    "coloured on one absolute scale:",
+    "loss = mg.nn.F.cross_entropy(cnn(Xtr[:16]), ytr[:16])\nmg.viz.retain_grads(loss).backward()\n"
+    "mg.draw_graph(loss, collapse=True, color_by_grad=True)",
+    "md:The same graph in the explorer: a self-contained page (no Graphviz needed) — click "
+    "a module to open or close it, hover a node for its shape, values and gradient "
+    "statistics, search by name. `mg.viz.explore(root, path)` writes the page; here it is "
+    "shown inline. `mg.viz.replay` plays the backward walk itself, step by step.",
+    "import html, tempfile, pathlib\nfrom IPython.display import IFrame\n"
+    "page = pathlib.Path(tempfile.mkdtemp()) / 'cnn.html'\n"
+    "mg.viz.explore(loss, page, params=dict(cnn.named_parameters()))\n"
+    "IFrame('about:blank', width='100%', height=520,\n"
+    "       extras=[f'srcdoc=\"{html.escape(page.read_text())}\"'])",
+]
+
 
 def build(name: str, cells: list[str]) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
