@@ -57,6 +57,7 @@ test: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy microgd
 
 bench: setup
 	$(PY) benchmarks/bench.py

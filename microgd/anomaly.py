@@ -72,7 +72,9 @@ def check_forward(op: Any, inputs: tuple, out: Any) -> None:
         if frames:
             f = frames[-1]
             key = id(out)
-            ref = weakref.ref(out, lambda _, key=key: _CREATED_AT.pop(key, None))
+            def forget(_: object, key: int = key) -> None:  # the node died: drop its entry
+                _CREATED_AT.pop(key, None)
+            ref = weakref.ref(out, forget)
             _CREATED_AT[key] = (ref, f"{f.filename}:{f.lineno} in {f.name}")
     kind = _bad(out.data)
     if kind is None:

@@ -258,7 +258,7 @@ def grad(
     with set_grad_enabled(create_graph):  # record the backward pass only when asked to
         found = backpropagate(outputs, seeds, retain_graph=retain_graph,
                               create_graph=create_graph, inputs=inputs)
-    results = []
+    results: list[Any] = []  # Tensors, or None for an unused input when allow_unused
     for i, t in enumerate(inputs):
         g = found.get(t)
         if g is None:

@@ -37,10 +37,10 @@ class Value:
         self.data = _check_number(data, "Value")
         self.grad = 0.0
         self.label = label
-        self._parents = ()  # a leaf; op results are built by _node / _node1 below
-        self._local = ()
+        self._parents: tuple[Value, ...] = ()  # a leaf; op results come from _node / _node1
+        self._local: float | tuple[float, ...] = ()  # d self / d parent, one per parent
         self._op = ""
-        self._const = None
+        self._const: float | None = None
 
     # ----------------------------------------------------------------- arithmetic
     # A Python number on either side is folded into the op (no node of its own): the graph
@@ -138,7 +138,7 @@ class Value:
     # ----------------------------------------------------------------- backprop protocol
     def _vjp(self, g: float, create_graph: bool = False) -> Sequence[float]:
         local = self._local  # chain rule: d root/d parent = d root/d self * d self/d parent
-        if type(local) is float:
+        if isinstance(local, float):  # one parent
             return (g * local,)
         if len(local) == 2:
             return (g * local[0], g * local[1])

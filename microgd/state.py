@@ -100,7 +100,8 @@ class Scope:
 
     def chain(self) -> list[Scope]:
         """Outermost first."""
-        out, s = [], self
+        out: list[Scope] = []
+        s: Scope | None = self
         while s is not None:
             out.append(s)
             s = s.parent
