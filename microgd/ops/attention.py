@@ -6,9 +6,9 @@
 
 A Linear layer's weights are parameters, moved by θ ← θ − α∇J(θ); attention's weights are
 recomputed from Q and K for every input, and gradient descent moves the projections that
-produce Q and K instead. Everything here is composed from ops that have backward rules
-(matmul, softmax's exp/sum/div, where), so it needs no backward of its own and is
-differentiable again.
+produce Q and K instead. The definition is composed from ops that have backward rules
+(``_softmax_scores``: matmul, exp, sum, div); the ``Attention`` op fuses it into one node
+with its own VJP for the usual case, where only the output is needed.
 
 A row whose keys are all masked has no softmax (0/0); it gets weights 0 and output 0, what
 PyTorch's ``scaled_dot_product_attention`` gives, never a NaN that spreads.
