@@ -54,6 +54,7 @@ class MultiheadAttention(Module):
         init.xavier_uniform_(self.in_proj_weight)
         if self.in_proj_bias is not None:
             init.zeros_(self.in_proj_bias)
+        if self.out_proj.bias is not None:
             init.zeros_(self.out_proj.bias)
 
     def forward(self, query: Any, key: Any, value: Any, key_padding_mask: Any = None,
@@ -99,11 +100,11 @@ class MultiheadAttention(Module):
         if k_in.shape[0] != N:
             raise ShapeError(f"{where_}: query and key have different batch sizes "
                              f"({N} and {k_in.shape[0]})")
-        qkv = self._project(q_in, k_in, v_in, self_attention and not need_weights)
+        q, k, v = self._project(q_in, k_in, v_in, self_attention and not need_weights)
         mask = self._mask(attn_mask, key_padding_mask, N, L, S, q_in.dtype, batched)
         p = self.dropout if self.training else 0.0
         # (N, H, L, head_dim), and the weights (N, H, L, S) when asked for
-        out, weights = attend(*qkv, mask, p, need_weights=need_weights)
+        out, weights = attend(q, k, v, mask, p, need_weights=need_weights)
         out = out.swapaxes(1, 2).reshape(N, L, E)                   # heads side by side
         out = self.out_proj(out)
         if not batched:
@@ -116,7 +117,8 @@ class MultiheadAttention(Module):
             weights = weights.mean(axis=1)
         return out, (weights if batched else weights.reshape(weights.shape[1:]))
 
-    def _project(self, q_in: Tensor, k_in: Tensor, v_in: Tensor, packed: bool) -> tuple:
+    def _project(self, q_in: Tensor, k_in: Tensor, v_in: Tensor, packed: bool
+                 ) -> tuple[Tensor, Tensor | None, Tensor | None]:
         """Queries, keys and values per head, each (N, H, length, head_dim): as
         ``(q, k, v)``, or with ``packed`` (self-attention) as ``(qkv, None, None)``, one
         (3, N, H, L, head_dim) Tensor from one matmul, which the fused attention op splits

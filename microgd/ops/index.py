@@ -74,7 +74,8 @@ def gather(x: Any, axis: int, index: Any) -> Any:
     if idx.ndim != x.ndim:
         raise ShapeError(f"gather: index must have as many dimensions as the input, got "
                          f"index shape {idx.shape} for input shape {x.shape}")
-    ax = normalize_axis(axis, max(x.ndim, 1), "gather", x.shape)[0]
+    normalize_axis(axis, max(x.ndim, 1), "gather", x.shape)  # raises when out of range
+    ax = int(axis) % max(x.ndim, 1)
     scalar = x.ndim == 0  # a 0-d input and index, as PyTorch allows: a 1-element vector
     if scalar:
         x, idx = reshape(x, (1,)), idx.reshape(1)
@@ -101,7 +102,8 @@ def take_along_axis(x: Any, indices: Any, axis: int | None) -> Any:
     if idx.ndim != x.ndim:
         raise ShapeError(f"take_along_axis: indices must have as many dimensions as the "
                          f"input, got indices shape {idx.shape} for input shape {x.shape}")
-    ax = normalize_axis(axis, x.ndim, "take_along_axis", x.shape)[0]
+    normalize_axis(axis, x.ndim, "take_along_axis", x.shape)  # raises when out of range
+    ax = int(axis) % x.ndim
     others = [(m, n) for d, (m, n) in enumerate(zip(idx.shape, x.shape)) if d != ax]
     if any(m != n and 1 not in (m, n) for m, n in others):
         raise ShapeError(f"take_along_axis: indices shape {idx.shape} and input shape "
@@ -197,7 +199,7 @@ class Triu(KeepWhere):
     name = "triu"
 
 
-def _triangle(x: Any, diagonal: int, op: type, where: str) -> Any:
+def _triangle(x: Any, diagonal: int, op: type[KeepWhere], where: str) -> Any:
     x = lift(x, where=where)
     if x.ndim < 2:
         raise ShapeError(f"{where}: input must have at least 2 dimensions (the last two are "
