@@ -28,15 +28,17 @@ class Parameter(Tensor):
         if arr.dtype.kind != "f":
             raise TypeError(f"Parameter: weights must be floating point, got dtype {arr.dtype}")
         super().__init__(arr, requires_grad=requires_grad)
-        self._owner = None  # (weakref to the module, attribute name), set on registration
+        # (weakref to the module, attribute name), set on registration
+        self._owner: tuple[weakref.ReferenceType[Module], str] | None = None
 
     @property
     def qualified_name(self) -> str:
         """``MLP.layers.0.weight``-style name from the module that registered it."""
         if self.name:
             return self.name
-        module = self._owner[0]() if self._owner else None
-        return f"{module._path()}.{self._owner[1]}" if module is not None else ""
+        owner = self._owner
+        module = owner[0]() if owner else None
+        return f"{module._path()}.{owner[1]}" if owner and module is not None else ""
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
@@ -52,6 +54,17 @@ class LoadResult(NamedTuple):
 
 class Module:
     """Base class of every layer and network: override ``forward``; call the module."""
+
+    # Set in __init__ through object.__setattr__ (our __setattr__ needs them to exist);
+    # declared here for the type checker only, so they are not class attributes.
+    _parameters: OrderedDict[str, Parameter]  # __setattr__ stores only Parameters here,
+    _modules: OrderedDict[str, Module]        # only Modules here (None unregisters),
+    _buffers: OrderedDict[str, Tensor | None]  # but a buffer may be None
+    _non_persistent: set[str]
+    _owner: tuple[weakref.ReferenceType[Module], str] | None
+    _forward_hooks: list[Callable[..., Any]]
+    _forward_pre_hooks: list[Callable[..., Any]]
+    training: bool
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", OrderedDict())
@@ -176,11 +189,12 @@ class Module:
         return cached[1]
 
     def _compute_path(self) -> str:
-        parts, module = [], self
+        parts: list[str] = []
+        module = self
         while True:
             owner = module._owner
             parent = owner[0]() if owner is not None else None
-            if parent is None:
+            if owner is None or parent is None:
                 parts.append(type(module).__name__)
                 break
             parts.append(owner[1])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from typing import cast
 
 from ..scalar import Value, weighted_sum
 
@@ -16,8 +17,8 @@ class Neuron:
     """w . x + b, then an optional ReLU."""
 
     def __init__(self, nin: int, nonlin: bool = True, rng: random.Random | None = None) -> None:
-        rng = rng or random
-        self.w = [Value(rng.uniform(-1, 1)) for _ in range(nin)]
+        uniform = rng.uniform if rng is not None else random.uniform
+        self.w = [Value(uniform(-1, 1)) for _ in range(nin)]
         self.b = Value(0.0)
         self.nonlin = nonlin
 
@@ -67,11 +68,12 @@ class MLP:
                 neuron.b.label = f"L{i}.n{j}.b"
 
     def __call__(self, x: Sequence[Value | float]) -> Value | list[Value]:
+        h: Sequence[Value | float] = x
         for layer in self.layers:
-            x = layer(x)
-            if isinstance(x, Value):
-                x = [x]
-        return x[0] if len(x) == 1 else x
+            y = layer(h)
+            h = [y] if isinstance(y, Value) else y
+        out = cast("list[Value]", h)  # every layer returns Values
+        return out[0] if len(out) == 1 else out
 
     def parameters(self) -> list[Value]:
         return [p for layer in self.layers for p in layer.parameters()]
