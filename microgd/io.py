@@ -165,7 +165,9 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     tmp, fd = _create_temporary(folder)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **{_MANIFEST: np.array(manifest)}, **arrays)
+            # mypy matches a **dict against savez's `allow_pickle: bool` too; our keys are
+            # the manifest's and a0, a1, ..., never that name
+            np.savez(f, **{_MANIFEST: np.array(manifest)}, **arrays)  # type: ignore[arg-type]
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -342,7 +342,8 @@ class Tensor(TensorMethods):
                 return grads  # already fresh, per-input arrays of the right shapes
         # each parent gets a gradient of its own shape (undo broadcasting), and never an
         # array another parent also got: leaves accumulate in place (think of x + y -> g, g)
-        fitted, previous = [], None
+        fitted: list[Any] = []  # arrays, Tensors (create_graph) or None
+        previous: Any = None
         for parent, pg in zip(parents, grads):
             if pg is not None:
                 shape = parent.data.shape

@@ -139,6 +139,7 @@ class TensorBase:
     array or a number (``isinstance``) without importing tensor.py, which sits above them."""
 
     __slots__ = ()
+    data: np.ndarray  # declared for the type checker; Tensor's own slot holds it
 
 
 def is_tensor(x: Any) -> bool:
