@@ -15,8 +15,8 @@ Tensors it was given (``Tensor._make``), so the floors are state → anomaly →
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, overload
 
 import numpy as np
 
@@ -50,8 +50,10 @@ class Op:
     broadcasts = True  # False: backward already returns fresh arrays of the inputs' shapes
     uses_values = True
 
+    # Each op takes its own number of arrays (a ufunc such as np.add serves as is), so
+    # the base declares (*Any, **Any), which the type checker reads as "any signature".
     @staticmethod
-    def forward(*arrays: np.ndarray, **ctx: Any) -> np.ndarray:
+    def forward(*arrays: Any, **ctx: Any) -> np.ndarray:
         raise NotImplementedError
 
     @staticmethod
@@ -258,7 +260,12 @@ def data(x: Any) -> Any:
 
 
 # =========================================================================== axes
-def normalize_axis(axis: Any, ndim: int, op: str, shape: tuple) -> tuple | None:
+@overload
+def normalize_axis(axis: None, ndim: int, op: str, shape: tuple) -> None: ...
+@overload
+def normalize_axis(axis: int | Iterable[int], ndim: int, op: str, shape: tuple
+                   ) -> tuple[int, ...]: ...
+def normalize_axis(axis: Any, ndim: int, op: str, shape: tuple) -> tuple[int, ...] | None:
     """``axis`` as a sorted tuple of non-negative ints (None = all axes). A 0-d tensor
     accepts axis 0 and -1 (reducing over nothing), as PyTorch does."""
     if axis is None:
