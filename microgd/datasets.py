@@ -9,6 +9,7 @@ import os
 from importlib import resources
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .tensor import get_default_dtype
 
@@ -40,13 +41,14 @@ def spirals(n: int = 300, classes: int = 3, noise: float = 0.2,
         raise ValueError(f"spirals: need n >= classes >= 1, got n={n}, classes={classes}")
     rng = np.random.default_rng(seed)
     counts = [n // classes + (1 if c < n % classes else 0) for c in range(classes)]
-    X, y = [], []
+    arms: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
     for c, m in enumerate(counts):
         r = np.linspace(0.0, 1.0, m)
         t = np.linspace(c * 4.0, (c + 1) * 4.0, m) + noise * rng.standard_normal(m)
-        X.append(np.stack([r * np.sin(t), r * np.cos(t)], axis=1))
-        y.append(np.full(m, c, np.int64))
-    X, y = np.concatenate(X), np.concatenate(y)
+        arms.append(np.stack([r * np.sin(t), r * np.cos(t)], axis=1))
+        labels.append(np.full(m, c, np.int64))
+    X, y = np.concatenate(arms), np.concatenate(labels)
     order = rng.permutation(n)
     return X[order].astype(get_default_dtype()), y[order]
 
@@ -132,8 +134,8 @@ _MNIST_FILES = {
     "test_images": ("t10k-images-idx3-ubyte", "t10k-images.idx3-ubyte"),
     "test_labels": ("t10k-labels-idx1-ubyte", "t10k-labels.idx1-ubyte"),
 }
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4",
-               0x0E: ">f8"}
+_IDX_DTYPES: dict[int, DTypeLike] = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4",
+                                     0x0D: ">f4", 0x0E: ">f8"}
 
 
 def read_idx(path: str) -> np.ndarray:
