@@ -79,8 +79,9 @@ def optimizer_paths(surface: Any, paths: Mapping[str, np.ndarray], title: str = 
     fig = None
     if ax is None:
         fig, ax = plt.subplots(figsize=(7, 5))
-    gx = np.linspace(*surface.xlim, 200)
-    gy = np.linspace(*surface.ylim, 200)
+    (x0, x1), (y0, y1) = surface.xlim, surface.ylim
+    gx = np.linspace(x0, x1, 200)
+    gy = np.linspace(y0, y1, 200)
     X, Y = np.meshgrid(gx, gy)
     Z = surface.height(X, Y)
     shifted = Z - Z.min() + 1e-3
