@@ -34,7 +34,7 @@ def test_quickstart_paths_against_the_closed_form():
     a, b, c = quickstart()
     e = mg.viz.explain_grad(c, a)
     dtanh = 1 - math.tanh(a.data * b.data + a.data ** 2) ** 2
-    assert e.count == 2
+    assert e.n_paths == 2
     assert sorted(p for _, _, p in e.paths) == pytest.approx(sorted([dtanh * 2 * a.data,
                                                                      dtanh * b.data]))
     assert e.total == pytest.approx(dtanh * (b.data + 2 * a.data), rel=1e-12)
@@ -70,11 +70,11 @@ def test_path_products_sum_to_the_backprop_gradient_with_shared_subexpressions(s
             continue
         e = mg.viz.explain_grad(root, node)
         brute = all_paths(root, node)
-        assert e.count == len(brute) >= 1
+        assert e.n_paths == len(brute) >= 1
         assert e.total == pytest.approx(math.fsum(brute), rel=1e-9, abs=1e-12)
         assert e.total == pytest.approx(node.grad, rel=1e-9, abs=1e-12)
         assert e.numerical == pytest.approx(node.grad, rel=1e-5, abs=1e-7)
-        if e.count <= 12:                      # every path listed, each product once
+        if e.n_paths <= 12:                      # every path listed, each product once
             assert sorted(p for _, _, p in e.paths) == pytest.approx(sorted(brute))
         else:
             top = sorted(brute, key=abs, reverse=True)[:10]
@@ -89,7 +89,7 @@ def test_a_huge_path_count_is_counted_not_listed():
     y = y * 0.25
     y.backward()
     e = mg.viz.explain_grad(y, x)
-    assert e.count == 2 ** 60 and len(e.paths) == 10
+    assert e.n_paths == 2 ** 60 and len(e.paths) == 10
     assert e.total == x.grad == 0.25 * 2.0 ** 60
     assert "1,152,921,504,606,846,976 paths" in e and "more paths, adding up to" in e
 
@@ -119,7 +119,7 @@ def test_finite_difference_says_when_it_cannot():
 def test_draw_highlights_the_paths():
     a, b, c = quickstart()
     text, graph = mg.viz.explain_grad(c, a, draw=True)
-    assert text.count == 2
+    assert text.n_paths == 2
     src = graph.source
     hot = [line for line in src.splitlines() if "->" in line and "label=" in line]
     labels = sorted(float(line.split("label=")[1].split()[0].strip('"')) for line in hot)

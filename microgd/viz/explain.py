@@ -23,12 +23,12 @@ SHOWN = 10        # otherwise the ones with the largest |product|
 
 class Explanation(str):
     """The text, plus what it says as numbers: ``paths`` (each a list of nodes from root
-    to node, its local derivatives and their product), ``count`` (all paths), ``total``
+    to node, its local derivatives and their product), ``n_paths`` (all paths), ``total``
     (the sum of all their products), ``grad`` (node.grad) and ``numerical`` (the central
     finite difference, or None where the graph cannot be re-evaluated)."""
 
     paths: list
-    count: int
+    n_paths: int
     total: float
     grad: float
     numerical: float | None
@@ -75,7 +75,7 @@ def explain_grad(root: Value, node: Value, draw: bool = False) -> Any:
     text = _text(root, node, listed, n_paths, full, numerical)
     out = Explanation(text)
     out.paths = [(ns, ds, prod) for (ns, ds), prod in listed]
-    out.count, out.total, out.grad, out.numerical = n_paths, full, node.grad, numerical
+    out.n_paths, out.total, out.grad, out.numerical = n_paths, full, node.grad, numerical
     if draw:
         return out, _picture(nodes, edges, count, node, root)
     return out
@@ -151,7 +151,8 @@ _TWO = {"+": lambda a, b: a + b, "*": lambda a, b: a * b, "-": lambda a, b: a - 
 def _forward(n: Value, xs: list) -> float:
     op = n._op
     if op == "Σ w·x + b":        # weighted_sum: pairs (w, x) of Values, or w times a number
-        ps, loc, out, j = n._parents, n._local, xs[-1], 0
+        loc: Any = n._local
+        ps, out, j = n._parents, xs[-1], 0
         while j < len(ps) - 1:
             pair = (j + 2 < len(ps) and loc[j] == ps[j + 1].data and loc[j + 1] == ps[j].data)
             out += xs[j] * (xs[j + 1] if pair else loc[j])

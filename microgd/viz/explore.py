@@ -65,7 +65,7 @@ def repeated_blocks(data: dict) -> list[list[int]]:
     shapes, dtypes and sub-modules, and as many edges inside), in forward order: what the
     page folds into one "× N" box. Returns scope-index lists, each of length >= 2."""
     scopes, nodes = data["scopes"], data["nodes"]
-    chains = []
+    chains: list[list[int]] = []
     for k, s in enumerate(scopes):
         chains.append((chains[s["parent"]] if s["parent"] >= 0 else []) + [k])
     items: dict[int, list] = defaultdict(list)

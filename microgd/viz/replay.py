@@ -59,6 +59,7 @@ class _Stand:
 
     __slots__ = ("node", "index", "log", "_parents", "requires_grad")
     _hooks = None
+    _parents: tuple  # set once every node has its stand-in
 
     def __init__(self, node: Any, index: int, log: list) -> None:
         self.node, self.index, self.log = node, index, log

@@ -54,7 +54,8 @@ def _layout(n: int, edges: list, sizes: list, gap: int) -> tuple[list, int, int]
             for k, i in enumerate(col):
                 pos[i] = (k + 0.5) / len(col)
     height = max((sum(sizes[i][1] + 16 for i in col) for col in columns), default=0) + 40
-    xy, x = [(0, 0)] * n, 20
+    xy: list[tuple[float, float]] = [(0.0, 0.0)] * n
+    x = 20
     for col in columns:
         w = max((sizes[i][0] for i in col), default=0)
         y = (height - sum(sizes[i][1] + 16 for i in col)) / 2 + 8
