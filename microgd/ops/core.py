@@ -50,14 +50,15 @@ class Op:
     broadcasts = True  # False: backward already returns fresh arrays of the inputs' shapes
     uses_values = True
 
-    # Each op takes its own number of arrays (a ufunc such as np.add serves as is), so
+    # forward(*arrays, **ctx) and backward(g, out, needs, *inputs, **ctx): each op names
+    # its own inputs and context (a ufunc such as np.add serves as a forward as is), so
     # the base declares (*Any, **Any), which the type checker reads as "any signature".
     @staticmethod
     def forward(*arrays: Any, **ctx: Any) -> np.ndarray:
         raise NotImplementedError
 
     @staticmethod
-    def backward(g: Any, out: Any, needs: tuple, *inputs: Any, **ctx: Any) -> Sequence[Any]:
+    def backward(*args: Any, **ctx: Any) -> Sequence[Any]:
         raise NotImplementedError
 
     @staticmethod

@@ -4,6 +4,7 @@ with its own backward because a measurement said so — its docstring says which
 from __future__ import annotations
 
 import builtins
+from typing import Any
 
 import numpy as np
 
@@ -80,6 +81,7 @@ class CrossEntropy(Op):
                 return (d * (g / builtins.max(1, len(target) if x.ndim == 2 else 1)),)
             return (d * g if reduction == "sum" else d * g.reshape(g.shape + (1,)),)
         # arrays: scale the saved softmax by the upstream gradient, subtract it at the targets
+        scale: Any  # a float, or one scale per sample (reduction="none")
         if reduction == "mean":  # a Python float keeps float32 float32 and is cheap
             scale = float(g) / builtins.max(1, len(target) if x.ndim == 2 else 1)
         elif reduction == "sum":
