@@ -2,7 +2,8 @@
 
 `make setup` installs both with apt-get, the way it installs Graphviz's `dot`. Here they
 are installed too when missing and apt-get can run (as root or through passwordless
-sudo); the tests skip, saying why, only when neither a browser nor apt-get is available.
+sudo). The tests skip, saying why, only when neither a browser nor apt-get is available;
+when apt-get is there but the install cannot run or fails, they fail and say what to do.
 selenium is given the system chromedriver's path, so selenium-manager never downloads one.
 """
 from __future__ import annotations
@@ -42,28 +43,33 @@ def _apt_install() -> str:
     return "installed"
 
 
-def find_chromium() -> tuple[str, str] | str:
-    """(browser, driver) paths, installing them if needed, or the reason they are missing."""
+def find_chromium() -> tuple[str, str]:
+    """(browser, driver) paths, installing them with apt-get if needed; skips the tests
+    when there is neither a browser nor apt-get, fails them when the install fails."""
     browser, driver = _find(BROWSERS, "chromium"), _find(DRIVERS, "chromedriver")
     if browser and driver:
         return browser, driver
+    if not shutil.which("apt-get"):
+        pytest.skip("no headless Chromium + chromedriver and no apt-get to install them: "
+                    "the browser tests of the explorer and replay pages cannot run here")
     result = _apt_install()
     browser, driver = _find(BROWSERS, "chromium"), _find(DRIVERS, "chromedriver")
     if browser and driver:
         return browser, driver
-    return (f"no headless Chromium and chromedriver ({result}); install them with "
-            "'sudo apt-get install chromium chromium-driver' or run 'make setup'")
+    pytest.fail(f"Chromium and chromedriver are missing and could not be installed "
+                f"({result}): run 'sudo apt-get install chromium chromium-driver' or "
+                "'make setup'", pytrace=False)
 
 
 @pytest.fixture(scope="session")
 def driver():
     """One headless Chromium for the session, logging the page's console."""
-    webdriver = pytest.importorskip("selenium.webdriver",
-                                    reason="selenium is missing: pip install -e '.[dev]'")
-    found = find_chromium()
-    if isinstance(found, str):
-        pytest.skip(found)
-    browser, chromedriver = found
+    try:
+        from selenium import webdriver
+    except ImportError:
+        pytest.fail("selenium is missing (it is in the dev extra): pip install -e '.[dev]' "
+                    "or 'make setup'", pytrace=False)
+    browser, chromedriver = find_chromium()
     options = webdriver.ChromeOptions()
     options.binary_location = browser
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",

@@ -108,6 +108,15 @@ def test_html_has_a_frame_element_per_frame_and_no_network(tmp_path):
     assert not re.search(r"\b(src|href)\s*=", text, re.I) and "@import" not in text
 
 
+def test_hostile_labels_reach_the_page_only_as_escaped_json(tmp_path):
+    a = mg.Value(1.0, label='</script><script>alert(1)</script>')
+    b = mg.Value(2.0, label='<img src=x onerror=alert(2)> & "q"\n\u2028')
+    text = open(mg.viz.replay(a * b + a, tmp_path / "h.html")).read()
+    data = text.split('id="graph-data">')[1].split("</script>")[0]
+    assert not re.search(r"[<>&\u2028\u2029]", data) and "\\u003c/script\\u003e" in data
+    assert text.count("<script") == 2 and "<img" not in text
+
+
 def test_gif_has_one_image_per_frame(tmp_path):
     from PIL import Image
     a, b, c = quickstart()
