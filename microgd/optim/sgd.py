@@ -27,8 +27,12 @@ class SGD(Optimizer):
                              f"and dampening = 0{where}")
 
     def update(self, p, grad, state, group):
-        theta, s = p.data, self.scratch(p.data)  # s: a work array, overwritten at will
+        theta = p.data
         lr, wd, mu = group["lr"], group["weight_decay"], group["momentum"]
+        if not (wd or mu):
+            theta -= lr * grad  # θ ← θ − lr·∇J. Its one temporary is recycled by numpy's
+            return              # allocator: measured as fast as a scratch array, and cheaper
+        s = self.scratch(theta)  # s: a work array, overwritten at will
         d = grad                                           # d ← ∇J
         if wd:
             np.multiply(theta, wd, out=s)
