@@ -198,6 +198,30 @@ def chain_of(data, s):
     return out
 
 
+def test_wheel_zooms_and_drag_pans(driver, tmp_path):  # noqa: F811
+    from selenium.webdriver.common.action_chains import ActionChains
+    model, loss = mlp_loss()
+    mg.viz.explore(loss, tmp_path / "g.html")
+    open_page(driver, tmp_path / "g.html")
+
+    def transform():
+        t = driver.find_element("id", "viewport").get_attribute("transform")
+        x, y, k = map(float, re.findall(r"-?[\d.]+(?:e-?\d+)?", t))
+        return x, y, k
+
+    x0, y0, k0 = transform()
+    driver.execute_script("""document.getElementById('canvas').dispatchEvent(new WheelEvent(
+        'wheel', {deltaY: -300, clientX: 300, clientY: 300, bubbles: true, cancelable: true}))""")
+    x1, y1, k1 = transform()
+    assert k1 == pytest.approx(k0 * np.exp(300 * 0.0015))
+    canvas = driver.find_element("id", "canvas")
+    ActionChains(driver).move_to_element_with_offset(canvas, -400, 250).click_and_hold() \
+        .move_by_offset(120, 40).release().perform()
+    x2, y2, k2 = transform()
+    assert (x2 - x1, y2 - y1, k2) == pytest.approx((120, 40, k1), abs=1.0)
+    assert console_errors(driver) == []
+
+
 def test_hovering_a_node_shows_its_details(driver, tmp_path):  # noqa: F811
     from selenium.webdriver.common.action_chains import ActionChains
     model, loss = mlp_loss()

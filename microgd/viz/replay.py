@@ -36,7 +36,8 @@ _BODY = f"""<header>
   <ol id="frames">{{frames}}</ol></aside>
 </main>
 <footer id="legend">orange: the node being finished and the gradients it hands to its inputs;
-dashed: a node still waiting for some of its users; faded: finished.</footer>"""
+dashed: what has reached a node so far (it finishes once all its users have handed theirs);
+coloured: finished, by |grad| on draw_graph's scale. Keys: ← → step, space plays.</footer>"""
 
 
 def summary(g: Any) -> float | dict:

@@ -187,7 +187,8 @@ MG.drawBox = function (parent, p, lines, cls, fill, attrs) {
   return g;
 };
 
-MG.ink = function (fill) {
+MG.ink = function (fill) {                 // "#rrggbb" -> readable text colour on it
+  if (fill.length === 4) fill = "#" + fill[1] + fill[1] + fill[2] + fill[2] + fill[3] + fill[3];
   const r = parseInt(fill.slice(1, 3), 16), g = parseInt(fill.slice(3, 5), 16), b = parseInt(fill.slice(5, 7), 16);
   return 0.299 * r + 0.587 * g + 0.114 * b > 140 ? "#111" : "#fff";
 };

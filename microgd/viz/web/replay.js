@@ -56,7 +56,7 @@
       const done = finishedAt[i] <= cur, now = finishedAt[i] === cur, wait = i in partial;
       const grad = done ? show(frames[finishedAt[i]].grad) : wait ? show(partial[i][partial[i].length - 1]) + " so far" : "?";
       const p = lay.nodes["n" + i], cls = now ? "current" : done ? "done" : wait ? "waiting" : "";
-      const fill = done ? frames[finishedAt[i]].fill : "#fff";
+      const fill = done ? frames[finishedAt[i]].fill : "#ffffff";
       const g = MG.drawBox(gN, p, lines(i, grad), cls, fill, { "data-id": i });
       g.querySelector("text").setAttribute("fill", MG.ink(fill));
     });
@@ -75,6 +75,8 @@
     items.forEach((li, j) => { li.className = j === cur ? "current" : j > cur ? "future" : ""; });
     if (items[cur]) items[cur].scrollIntoView({ block: "nearest" });
     counter.textContent = `frame ${cur + 1} / ${F}`;
+    const at = lay.nodes["n" + f.node], box = svg.getBoundingClientRect(), q = view.screen(at.x, at.y);
+    if (q.x < 40 || q.y < 40 || q.x > box.width - 40 || q.y > box.height - 40) view.center(at.x, at.y);
     document.body.dataset.current = String(cur);  // not data-frame: that marks the frames
   }
 
@@ -94,7 +96,8 @@
     else if (e.key === " ") { e.preventDefault(); play(); }
   });
   document.getElementById("summary").textContent = `${nodes.length} nodes · ${F} steps · layout ${lay.engine}`;
-  view.fit(MG.bounds(lay));
+  view.fit(MG.bounds(lay));             // the whole graph, or readable text around the output
+  if (view.k < 0.5) view.center(lay.nodes.n0.x - 200, lay.nodes.n0.y, 0.9);
   if (F) go(0);
   MG.replay = { go, frame: () => cur, count: F };
   requestAnimationFrame(() => requestAnimationFrame(() => {
