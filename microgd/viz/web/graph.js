@@ -47,7 +47,11 @@ MG.layout = function (vis, gap) {   // gap: room between columns (edge labels ne
   for (const [v, w] of vis.edges) work += Math.max(0, ranks.rank[idx[w]] - ranks.rank[idx[v]] - 1);
   for (const r of ranks.rank) depth = Math.max(depth, r);
   if (work <= MG.DAGRE_WORK && depth <= MG.DAGRE_DEPTH) {
-    try { return MG.dagreLayout(vis, gap); } catch (e) { /* stack overflow etc.: fall back */ }
+    try { return MG.dagreLayout(vis, gap); } catch (e) {   // stack overflow etc.: fall back
+      const out = MG.layered(vis, ranks, gap);
+      out.engine = "layered (dagre failed: " + String(e && e.message || e).slice(0, 60) + ")";
+      return out;
+    }
   }
   return MG.layered(vis, ranks, gap);
 };
