@@ -6,7 +6,7 @@ these, so that file can stay about what a Tensor *is*: an array in a graph.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -16,6 +16,8 @@ from .ops.inplace import inplace, overwrite
 
 if TYPE_CHECKING:
     from .tensor import Tensor
+
+_T = TypeVar("_T")
 
 
 class TensorMethods(TensorBase):
@@ -64,7 +66,7 @@ class TensorMethods(TensorBase):
     def __neg__(self) -> Tensor:
         return ops.neg(self)
 
-    def __pos__(self) -> Tensor:
+    def __pos__(self: _T) -> _T:
         return self
 
     def __getitem__(self, index: Any) -> Tensor:

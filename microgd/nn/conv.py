@@ -53,7 +53,7 @@ class _ConvNd(Module):
             if padding == "same" and any(s != 1 for s in self.stride):
                 raise ValueError(f"{name}: padding='same' needs stride 1, got stride "
                                  f"{self.stride}")
-            self.padding = padding
+            self.padding: str | tuple[int, ...] = padding
             totals = [0] * dims if padding == "valid" else \
                 [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
             sides = [(t // 2, t - t // 2) for t in totals]

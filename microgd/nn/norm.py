@@ -46,8 +46,16 @@ class _BatchNorm(Module):
             for name in ("running_mean", "running_var", "num_batches_tracked"):
                 self.register_buffer(name, None)
 
+    running_mean: Tensor | None   # buffers (register_buffer): None without running stats
+    running_var: Tensor | None
+    num_batches_tracked: Tensor | None
+    weight: Parameter | None      # None unless affine
+    bias: Parameter | None
+
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
+            assert self.running_mean is not None and self.running_var is not None
+            assert self.num_batches_tracked is not None
             self.running_mean.data[...] = 0
             self.running_var.data[...] = 1
             self.num_batches_tracked.data[...] = 0
@@ -55,6 +63,7 @@ class _BatchNorm(Module):
     def reset_parameters(self) -> None:
         self.reset_running_stats()
         if self.affine:
+            assert self.weight is not None and self.bias is not None
             self.weight.data[...] = 1
             self.bias.data[...] = 0
 
@@ -69,10 +78,11 @@ class _BatchNorm(Module):
             raise ShapeError(f"{label}: expected {self.num_features} channels (axis 1), got "
                              f"{x.shape[1]} (input shape {x.shape})")
         factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
+        count = self.num_batches_tracked
+        if self.training and count is not None:  # tracking running statistics
+            count.data += 1
             if self.momentum is None:  # cumulative average: the k-th batch weighs 1/k
-                factor = 1.0 / float(self.num_batches_tracked.data)
+                factor = 1.0 / float(count.data)
         # batch statistics in training, and also in eval when no running ones are kept
         use_batch = self.training or self.running_mean is None
         tracked = not self.training or self.track_running_stats

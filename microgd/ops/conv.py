@@ -208,7 +208,7 @@ class ConvWeightGrad(Op):
         return dx, dg
 
 
-def _partial(op: type, a: Any, b: Any, **ctx: Any) -> Any:
+def _partial(op: type[Op], a: Any, b: Any, **ctx: Any) -> Any:
     """Apply one of the three ops to Tensors (recorded) or arrays (computed)."""
     if is_tensor(a) or is_tensor(b):
         like = a if is_tensor(a) else b

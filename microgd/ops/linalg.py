@@ -89,7 +89,7 @@ class Einsum(Op):
             for c, n in zip(sub, op.shape):
                 sizes[c] = max(sizes.get(c, 1), n)
         unused = iter(c for c in _LETTERS if c not in sizes)
-        grads = []
+        grads: list[Any] = []
         for i, (sub, need) in enumerate(zip(inputs, needs)):
             if not need:
                 grads.append(None)

@@ -120,8 +120,9 @@ def _label(node: Any, name: str, show_data: bool, show_grad: bool) -> str:
             parts.append(f"{node.shape} {node.dtype}")
             if node.size == 1:
                 parts.append(f"value {_fmt(float(node.data.reshape(-1)[0]))}")
-        if show_grad and node.grad is not None:
-            parts.append(f"|grad| {_fmt(_grad_of(node))}")
+        magnitude = _grad_of(node) if show_grad else None
+        if magnitude is not None:
+            parts.append(f"|grad| {_fmt(magnitude)}")
     return "{" + " | ".join(_record_field(p) for p in parts) + "}" if parts else " "
 
 
@@ -179,10 +180,8 @@ class GradScale:
         return min(k, self.n - 1)
 
     def colour_of_bin(self, k: int | str) -> str:
-        if k == "none":
-            return NO_GRAD
-        if k == "bad":
-            return BAD_GRAD
+        if isinstance(k, str):
+            return NO_GRAD if k == "none" else BAD_GRAD
         if k == -1:
             return _PALETTE[0]
         if k == self.n:
@@ -308,7 +307,7 @@ def draw_graph(
                              "drop color_by_grad=False or grad_range")
         color_by_grad = True
     scale = GradScale(*_check_range(grad_range or DEFAULT_GRAD_RANGE, "draw_graph"))
-    names = {id(t): n for n, t in (params or {}).items()}
+    names: dict[int, str] = {id(t): n for n, t in (params or {}).items()}
     nodes, edges = reachable(root, max_depth)
 
     dot = Graph(format=format, graph_attr={"rankdir": rankdir, "fontname": "Helvetica"},
@@ -322,8 +321,8 @@ def draw_graph(
         if layout.is_collapsed(scope):
             continue  # drawn as the module's box
         uid = str(id(node))
-        name = (names.get(id(node)) or getattr(node, "label", "") or getattr(node, "name", "")
-                or getattr(node, "qualified_name", ""))
+        name = str(names.get(id(node)) or getattr(node, "label", "")
+                   or getattr(node, "name", "") or getattr(node, "qualified_name", "") or "")
         attrs = {"shape": "record", "label": _label(node, name, show_data, show_grad)}
         if name and not isinstance(node, Value):
             attrs["style"] = "bold"
