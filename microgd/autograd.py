@@ -57,6 +57,25 @@ def add_hook(node: Any, hook: Any) -> list:
     return HOOKS[key]
 
 
+class RemovableHandle:
+    """What ``register_hook`` and the module hooks return: ``.remove()`` takes the hook out."""
+
+    __slots__ = ("_hooks", "_hook")
+
+    def __init__(self, hooks: list, hook: Any) -> None:
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+
 # --------------------------------------------------------------------------- the walk
 def count_users(roots: Iterable[Any]) -> dict:
     """For every node reachable from ``roots`` (through parents that require grad): how

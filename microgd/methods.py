@@ -231,3 +231,44 @@ class TensorMethods(TensorBase):
 
     def zero_(self) -> Tensor:
         return inplace(self, "zero_", overwrite, 0)
+
+    # ----------------------------------------------------------------- comparisons (no gradient)
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _compare(self, other, np.equal)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _compare(self, other, np.not_equal)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return _compare(self, other, np.less)
+
+    def __le__(self, other: Any) -> Tensor:
+        return _compare(self, other, np.less_equal)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return _compare(self, other, np.greater)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return _compare(self, other, np.greater_equal)
+
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        """Index of the largest entry (along ``axis``): integers, no gradient."""
+        return _arg(self, np.argmax, "argmax", axis, keepdims)
+
+    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        return _arg(self, np.argmin, "argmin", axis, keepdims)
+
+
+def _compare(t: Any, other: Any, fn: Any) -> Any:
+    """Comparisons are not differentiable: they return constant boolean tensors."""
+    return t._make(fn(t.data, other.data if isinstance(other, TensorBase) else other),
+                   (), None, None, False)
+
+
+def _arg(t: Any, fn: Any, name: str, axis: Any, keepdims: bool) -> Any:
+    if axis is not None:
+        axes = ops.normalize_axis(axis, t.ndim, name, t.shape)
+        axis = axes[0] if axes else None
+    if t.size == 0:
+        raise ValueError(f"{name}: cannot take the {name} of an empty tensor (shape {t.shape})")
+    return t._make(np.asarray(fn(t.data, axis=axis, keepdims=keepdims)), (), None, None, False)

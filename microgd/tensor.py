@@ -17,7 +17,7 @@ import numpy as np
 
 from . import ops
 from .anomaly import check_backward
-from .autograd import HOOKS, add_hook, backpropagate
+from .autograd import HOOKS, RemovableHandle, add_hook, backpropagate
 from .methods import TensorMethods
 from .ops.inplace import EDITS, check_saved
 from .state import STATE, get_default_dtype, set_default_dtype
@@ -60,25 +60,6 @@ def _check_requires_grad(arr: np.ndarray, requires_grad: bool) -> None:
             f"requires_grad=True needs a floating-point tensor, got dtype {arr.dtype}: "
             "gradients of integers are not defined (convert with dtype=np.float32)"
         )
-
-
-class RemovableHandle:
-    """What ``register_hook`` and the module hooks return: ``.remove()`` takes the hook out."""
-
-    __slots__ = ("_hooks", "_hook")
-
-    def __init__(self, hooks: list, hook: Any) -> None:
-        self._hooks, self._hook = hooks, hook
-
-    def remove(self) -> None:
-        if self._hook in self._hooks:
-            self._hooks.remove(self._hook)
-
-    def __enter__(self) -> RemovableHandle:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.remove()
 
 
 class Tensor(TensorMethods):
@@ -377,52 +358,10 @@ class Tensor(TensorMethods):
         if self._op is not None:
             self._ctx = _FREED
 
-    # ----------------------------------------------------------------- comparisons
-    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return _compare(self, other, np.equal)
-
-    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return _compare(self, other, np.not_equal)
-
-    def __lt__(self, other: Any) -> Tensor:
-        return _compare(self, other, np.less)
-
-    def __le__(self, other: Any) -> Tensor:
-        return _compare(self, other, np.less_equal)
-
-    def __gt__(self, other: Any) -> Tensor:
-        return _compare(self, other, np.greater)
-
-    def __ge__(self, other: Any) -> Tensor:
-        return _compare(self, other, np.greater_equal)
-
-    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        """Index of the largest entry (along ``axis``): integers, no gradient."""
-        return _arg(self, np.argmax, "argmax", axis, keepdims)
-
-    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        return _arg(self, np.argmin, "argmin", axis, keepdims)
-
 
 def _retain(grad: Tensor) -> None:
     """The marker ``retain_grad()`` puts among a tensor's hooks (``_run_hooks`` stores the
     gradient in ``.grad`` when it meets it)."""
-
-
-def _compare(t: Tensor, other: Any, fn: Any) -> Tensor:
-    """Comparisons are not differentiable: they return constant boolean tensors."""
-    return Tensor._make(fn(t.data, other.data if isinstance(other, Tensor) else other),
-                        (), None, None, False)
-
-
-def _arg(t: Tensor, fn: Any, name: str, axis: Any, keepdims: bool) -> Tensor:
-    if axis is not None:
-        axes = ops.normalize_axis(axis, t.ndim, name, t.shape)
-        axis = axes[0] if axes else None
-    if t.size == 0:
-        raise ValueError(f"{name}: cannot take the {name} of an empty tensor (shape {t.shape})")
-    return Tensor._make(np.asarray(fn(t.data, axis=axis, keepdims=keepdims)), (), None, None,
-                        False)
 
 
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:

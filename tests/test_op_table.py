@@ -55,11 +55,13 @@ import numpy as np
 import pytest
 from op_table_rows import ROWS as BASIC_ROWS
 from op_table_rows_cnn import ROWS as IMAGE_ROWS
+from op_table_rows_seq import ROWS as SEQUENCE_ROWS
 
 import microgd as mg
 from microgd.nn import functional as F
 
-ROWS = BASIC_ROWS + IMAGE_ROWS  # the image ops' rows live in tests/op_table_rows_cnn.py
+# the image ops' rows live in tests/op_table_rows_cnn.py, the sequence ops' in _seq.py
+ROWS = BASIC_ROWS + IMAGE_ROWS + SEQUENCE_ROWS
 
 EPS = 1e-6        # finite-difference step for gradients
 EPS_HVP = 1e-5    # ... for the Hessian-vector product (differences of gradients)

@@ -13,8 +13,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..autograd import RemovableHandle
 from ..state import STATE, Scope
-from ..tensor import RemovableHandle, Tensor, _to_array
+from ..tensor import Tensor, _to_array
 
 
 class Parameter(Tensor):
