@@ -123,6 +123,11 @@ class Tensor(TensorMethods):
         return self._op is None
 
     @property
+    def _freed(self) -> bool:
+        """True once backward() released what another backward through this node needs."""
+        return self._ctx is _FREED
+
+    @property
     def grad_fn(self) -> str | None:
         """Name of the op that produced this tensor (None for leaves)."""
         return None if self._op is None else self._op.name

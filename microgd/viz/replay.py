@@ -70,15 +70,12 @@ class _Stand:
         self.log.append(("finish", self.index, g if isinstance(g, float) else np.array(g)))
 
     def _vjp(self, g: Any, create_graph: bool) -> Any:
-        try:
-            grads = self.node._vjp(g, False)
-        except RuntimeError as e:
-            if "second time" not in str(e):
-                raise
+        if getattr(self.node, "_freed", False):  # a Tensor graph after a plain backward()
             raise RuntimeError(
                 "replay: this Tensor graph's saved values were freed by backward(), so its "
                 "gradients cannot be replayed; call mg.viz.replay(loss, path) before "
-                "loss.backward(), or backward(retain_graph=True) first") from None
+                "loss.backward(), or backward(retain_graph=True) first")
+        grads = self.node._vjp(g, False)
         self.log.append(("vjp", self.index,
                          [None if p is None else p if isinstance(p, float) else np.array(p)
                           for p in grads]))
