@@ -21,7 +21,7 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 # ------------------------------------------------------------------ activations
 def relu(x: Any) -> Tensor:
-    return ops.relu(_tensor(x))
+    return ops.Relu.apply(x if isinstance(x, Tensor) else as_tensor(x))
 
 
 def tanh(x: Any) -> Tensor:

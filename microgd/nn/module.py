@@ -45,7 +45,8 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
-_PATH_VERSION = [0]  # bumped whenever a module is registered: invalidates cached paths
+_PATH_VERSION = [0]
+_HOOKED = [0]  # forward hooks ever registered: until one is, __call__ skips looking for them  # bumped whenever a module is registered: invalidates cached paths
 
 
 class LoadResult(NamedTuple):
@@ -148,7 +149,7 @@ class Module:
             cached = self._new_scope(previous)
         state.scope = cached[2]
         try:
-            if not (self._forward_pre_hooks or self._forward_hooks):
+            if not _HOOKED[0] or not (self._forward_pre_hooks or self._forward_hooks):
                 return self.forward(*args, **kwargs)
             for hook in list(self._forward_pre_hooks):
                 result = hook(self, args)
@@ -166,12 +167,14 @@ class Module:
     def register_forward_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
         """``hook(module, args)`` before each ``forward``; a returned value replaces args."""
         self._forward_pre_hooks.append(hook)
+        _HOOKED[0] += 1
         return RemovableHandle(self._forward_pre_hooks, hook)
 
     def register_forward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
         """``hook(module, args, output)`` after each ``forward``; a returned value replaces
         the output. Handy for watching activations without changing the model."""
         self._forward_hooks.append(hook)
+        _HOOKED[0] += 1
         return RemovableHandle(self._forward_hooks, hook)
 
     def _new_scope(self, parent: Scope | None) -> tuple:
