@@ -46,7 +46,7 @@ class Parameter(Tensor):
 
 
 _PATH_VERSION = [0]
-_HOOKED = [0]  # forward hooks ever registered: until one is, __call__ skips looking for them  # bumped whenever a module is registered: invalidates cached paths
+_HOOKED = [0]  # forward hooks ever registered: until one is, __call__ skips the lookup
 
 
 class LoadResult(NamedTuple):

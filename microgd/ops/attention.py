@@ -129,7 +129,9 @@ class Attention(Op):
             weights = _softmax_scores(q, k, scale, mask, alive)
         packed = len(qkv) == 1
         want_q, want_k, want_v = (True,) * 3 if packed else needs
-        dv = dq = dk = None
+        dv: Any = None  # None: that input needs no gradient
+        dq: Any = None
+        dk: Any = None
         if want_v:
             dv = (weights if keep is None else weights * keep).swapaxes(-1, -2) @ g
         if want_q or want_k:
