@@ -45,7 +45,7 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
-_PATH_VERSION = [0]
+_PATH_VERSION = [0]  # bumped whenever a module is registered: invalidates cached paths
 _HOOKED = [0]  # forward hooks ever registered: until one is, __call__ skips the lookup
 
 
