@@ -27,7 +27,10 @@ class Linear(Op):
 
     @staticmethod
     def forward(x, w, b=None):
-        out = x @ w.T
+        if x.ndim > 2:  # one 2-D product, not numpy's batched matmul (a transformer's MLP)
+            out = (x.reshape(-1, x.shape[-1]) @ w.T).reshape(x.shape[:-1] + (w.shape[0],))
+        else:
+            out = x @ w.T
         if b is None:
             return out
         if b.dtype == out.dtype:
