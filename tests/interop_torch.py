@@ -97,8 +97,22 @@ def check_transformer_block(rng):
     np.testing.assert_allclose(out, model(x, causal).data, rtol=1e-4, atol=1e-5)
 
 
+def check_torch_mha_loads_into_ours(rng):
+    """The other direction: a torch MultiheadAttention's state dict loads into ours, and
+    outputs, weights and every gradient agree in float64 (tests/against_torch_attention.py)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import against_torch_attention as cross
+
+    results = cross.mha_checks()
+    assert results and all(err < 1e-10 for _, err in results), results
+
+
 CHECKS = {"round_trips": lambda rng: check_round_trips(), "mlp": check_mlp, "cnn": check_cnn,
-          "transformer_block": check_transformer_block}
+          "transformer_block": check_transformer_block,
+          "torch_mha_into_microgd": check_torch_mha_loads_into_ours}
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import microgd as mg
 
 HERE = Path(__file__).resolve().parent
 BENCH_PYTHON = HERE.parent.parent / "shared" / "bench" / ".venv" / "bin" / "python"
-NAMES = ["round_trips", "mlp", "cnn", "transformer_block"]
+NAMES = ["round_trips", "mlp", "cnn", "transformer_block", "torch_mha_into_microgd"]
 
 
 def _python_with_torch():
