@@ -26,6 +26,7 @@ class _ConvNd(Module):
     *kernel_size), the init, and padding modes other than zeros (an ``F.pad`` first)."""
 
     dims = 2
+    conv = staticmethod(conv2d)  # the function each subclass applies
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any,
                  padding: Any, dilation: Any, groups: int, bias: bool,
@@ -78,6 +79,11 @@ class _ConvNd(Module):
             bound = 1 / math.sqrt(fan_in)
             init.uniform_(self.bias, -bound, bound)
 
+    def forward(self, input: Any) -> Tensor:
+        x, padding = self._conv_input(self._check_input(input))
+        return self.conv(x, self.weight, self.bias, self.stride, padding, self.dilation,
+                         self.groups)
+
     def _check_input(self, input: Any) -> Tensor:
         x = input if isinstance(input, Tensor) else as_tensor(input)
         dims, name = self.dims, type(self).__name__
@@ -124,10 +130,6 @@ class Conv2d(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode)
 
-    def forward(self, input: Any) -> Tensor:
-        x, padding = self._conv_input(self._check_input(input))
-        return conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation,
-                      self.groups)
 
 
 class Conv1d(_ConvNd):
@@ -135,6 +137,7 @@ class Conv1d(_ConvNd):
     kernel_size), bias (out_channels,)."""
 
     dims = 1
+    conv = staticmethod(conv1d)
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
                  padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
@@ -142,7 +145,3 @@ class Conv1d(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode)
 
-    def forward(self, input: Any) -> Tensor:
-        x, padding = self._conv_input(self._check_input(input))
-        return conv1d(x, self.weight, self.bias, self.stride, padding, self.dilation,
-                      self.groups)
