@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-import microgd as mg  # no_grad, enable_grad, ShapeError: looked up at call time
-
+from ..ops.core import ShapeError
+from ..state import enable_grad, no_grad
 from ..tensor import Tensor
 
 
@@ -158,7 +158,7 @@ class Optimizer:
         first, so a bad one changes nothing)."""
         loss = None
         if closure is not None:
-            with mg.enable_grad():
+            with enable_grad():
                 loss = closure()
         todo = []
         for group in self.param_groups:
@@ -171,7 +171,7 @@ class Optimizer:
                         or grad.dtype != theta.dtype):
                     grad = self._checked_grad(p, grad)
                 todo.append((p, grad, group))
-        with mg.no_grad():  # an update is not part of any graph
+        with no_grad():  # an update is not part of any graph
             for p, grad, group in todo:
                 state = self.state.get(p)
                 if state is None:
@@ -192,7 +192,7 @@ class Optimizer:
                             f"{hint}; expected a numpy array of shape {p.shape}; nothing was "
                             "updated")
         if grad.shape != p.shape:
-            raise mg.ShapeError(f"{name}.step: {where} has a .grad of shape {grad.shape}; a "
+            raise ShapeError(f"{name}.step: {where} has a .grad of shape {grad.shape}; a "
                                 "gradient must have its parameter's shape (a broadcastable "
                                 "one would be applied silently); nothing was updated")
         if not np.can_cast(grad.dtype, p.dtype, "safe"):
