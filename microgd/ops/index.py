@@ -167,12 +167,17 @@ def embedding(input: Any, weight: Any, padding_idx: int | None = None,
         if lo < 0 or hi >= n:
             raise IndexError(f"{where}: index {hi if hi >= n else lo} is out of range for a "
                              f"table of {n} embeddings (valid indices 0..{n - 1})")
-    if padding_idx is not None:
-        if not -n <= padding_idx < n:
-            raise ValueError(f"{where}: padding_idx {padding_idx} is out of range for a table "
-                             f"of {n} embeddings")
-        padding_idx = int(padding_idx) % n
-    return Embedding.apply(w, index=idx, padding_idx=padding_idx)
+    return Embedding.apply(w, index=idx, padding_idx=check_padding_idx(padding_idx, n, where))
+
+
+def check_padding_idx(padding_idx: int | None, n: int, where: str) -> int | None:
+    """``padding_idx`` as a row of a table of ``n`` (negative counts from the end)."""
+    if padding_idx is None:
+        return None
+    if not -n <= padding_idx < n:
+        raise ValueError(f"{where}: padding_idx {padding_idx} is out of range for a table "
+                         f"of {n} embeddings")
+    return int(padding_idx) % n
 
 
 # =========================================================================== hiding entries
