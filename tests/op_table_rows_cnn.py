@@ -205,7 +205,11 @@ CONV2D = (many(((2, 3, 5, 6), (4, 3, 3, 2), (4,)), stride=[1, (2, 1)], padding=[
           + many(((2, 4, 5, 5), (6, 2, 2, 3), (6,)), padding=["same"], dilation=[(2, 1)],
                  groups=[2])
           + many(((3, 6, 6), (3, 3, 3, 3), (3,)), stride=[2], padding=["valid", 1],
-                 groups=[1]))
+                 groups=[1])
+          # one channel per group (a grayscale first layer; depthwise): the tap-by-tap im2col
+          + many(((2, 1, 7, 6), (3, 1, 3, 2), (3,)), stride=[1, (2, 1)], padding=[1],
+                 dilation=[1, (1, 2)])
+          + many(((2, 3, 6, 5), (6, 1, 3, 3), (6,)), stride=[(1, 2)], padding=[1], groups=[3]))
 CONV1D = (many(((2, 3, 9), (4, 3, 3), (4,)), stride=[1, 2], padding=[0, 2], dilation=[1, 2])
           + many(((4, 7), (4, 2, 4), (4,)), padding=["same"], groups=[2]))
 POOL2D = (one((2, 3, 6, 7), kernel_size=[2], stride=[None, 1])

@@ -133,6 +133,13 @@ class MaxPool(Op):
         tiles = stride == kernel and dilation == (1, 1) and (hp, wp) == (
             size[0] * kernel[0], size[1] * kernel[1])
         gxp = _alloc(x.shape[:2] + (hp, wp), x, None if tiles else 0, g.dtype)  # x's layout
+        if (g.strides[1] < g.strides[3]) != (idx.strides[1] < idx.strides[3]):
+            # g is in the other memory order (a Flatten's gradient comes in C order, the
+            # pooled map is channels-last): one copy into idx's order makes the masked
+            # writes below run in step through memory, ~5x faster on C1's second pool
+            same = _alloc(g.shape, idx, None, g.dtype)
+            same[...] = g
+            g = same
         for k, tap in enumerate(_taps(gxp, kernel, stride, dilation, size)):
             if tiles:  # the windows tile the input: each tap writes its own positions once
                 np.multiply(g, idx == k, out=tap)
