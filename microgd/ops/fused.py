@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .core import Op, is_tensor
-from .reduce import softmax
+from .reduce import row_max, row_sum, softmax
 
 
 class Linear(Op):
@@ -72,9 +72,9 @@ class CrossEntropy(Op):
 
     @staticmethod
     def forward(x, target, reduction):
-        z = x - x.max(axis=-1, keepdims=True)          # shift: exp never overflows
+        z = x - row_max(x)                             # shift: exp never overflows
         e = np.exp(z)
-        s = e.sum(axis=-1, keepdims=True)
+        s = row_sum(e)
         picked = z[np.arange(len(target)), target] if x.ndim == 2 else z[target]
         loss = np.log(s[..., 0]) - picked
         e /= s                                         # softmax(x), for backward

@@ -167,3 +167,26 @@ def cumsum(x: Any, axis: int) -> Any:
     if x.ndim == 0:
         return x  # one element: its own running total
     return Cumsum.apply(x, axis=axes[0])
+
+
+# =========================================================================== fast row reductions
+# numpy reduces a short, contiguous last axis one row at a time (~50 ns per row): on a
+# transformer's (1024, 16) logits ``.max(axis=-1)`` took 52 µs and ``.sum(axis=-1)`` 20 µs.
+# Segment reductions and a matrix-vector product do the same work in one call each; for
+# fewer than ~256 rows, making their index or ones vector costs more than it saves.
+def row_max(x: np.ndarray) -> np.ndarray:
+    """``x.max(axis=-1, keepdims=True)`` of an array, as one segmented reduction (2x faster
+    on many short rows; NaN propagates as in ``max``)."""
+    n = x.shape[-1] if x.ndim else 0
+    if n == 0 or x.size < 256 * n or not x.flags.c_contiguous:
+        return x.max(axis=-1, keepdims=True)
+    flat = x.reshape(-1)
+    return np.maximum.reduceat(flat, np.arange(0, flat.size, n)).reshape(x.shape[:-1] + (1,))
+
+
+def row_sum(x: np.ndarray) -> np.ndarray:
+    """``x.sum(axis=-1, keepdims=True)`` of a float array as ``x @ ones``: one BLAS call
+    (5x faster on many short rows)."""
+    if x.ndim < 2 or x.size < 256 * x.shape[-1] or x.dtype.kind != "f" or x.dtype.itemsize < 4:
+        return x.sum(axis=-1, keepdims=True)
+    return (x @ np.ones(x.shape[-1], dtype=x.dtype)).reshape(x.shape[:-1] + (1,))
