@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .core import Op, ShapeError, fractional, is_tensor, lift
+from .core import Op, ShapeError, fractional, is_tensor, keepdims_shape, lift
 from .elementwise import sqrt
 from .reduce import Sum
 
@@ -25,10 +25,15 @@ def normalise(x: Any, axes: tuple, eps: float) -> tuple[Any, Any]:
     if is_tensor(x):
         centred = x - Sum.apply(x, axis=axes, keepdims=True) / n
         rstd = 1 / sqrt(Sum.apply(centred * centred, axis=axes, keepdims=True) / n + eps)
-    else:
-        centred = x - x.mean(axis=axes, keepdims=True)
-        rstd = 1 / np.sqrt((centred * centred).mean(axis=axes, keepdims=True) + eps)
-    return centred * rstd, rstd
+        return centred * rstd, rstd
+    # one row per example (the normalised axes are the last ones); the row means as
+    # products with a ones vector: 6 µs where .mean(axis=-1) takes 38 on G1's (1024, 64)
+    rows = x.reshape(_examples(x, axes), n)
+    ones = np.ones(n, x.dtype)
+    centred = rows - ((rows @ ones) / n)[:, None]
+    rstd = 1 / np.sqrt((np.square(centred) @ ones) / n + eps)
+    centred *= rstd[:, None]  # now x̂, in the buffer this function made
+    return centred.reshape(x.shape), rstd.reshape(keepdims_shape(x.shape, axes))
 
 
 class LayerNorm(Op):
@@ -42,6 +47,8 @@ class LayerNorm(Op):
 
     the means over the normalised axes, the sums over the others. Differentiated again
     (Tensors in), the same lines run on x̂ and 1/σ recomputed from x by ``normalise``.
+    On arrays, every mean and sum is a product with a ones vector, on (examples, features)
+    rows: numpy's reductions over a short last axis (or over the leading ones) are slower.
     """
 
     name = "layer_norm"
@@ -51,31 +58,63 @@ class LayerNorm(Op):
     @staticmethod
     def forward(x, *affine, axes, eps, has_weight):
         xhat, rstd = normalise(x, axes, eps)
-        y = xhat
         if has_weight:
-            y = y * affine[0]
-        if len(affine) > has_weight:
-            y = y + affine[-1]
+            y = xhat * affine[0]
+            if len(affine) > 1:
+                y += affine[1]  # in y, this op's own array
+        else:
+            y = xhat + affine[0] if affine else xhat
         return y, {"xhat": xhat, "rstd": rstd}
 
     @staticmethod
     def backward(g, out, needs, x, *affine, axes, eps, has_weight, xhat, rstd):
         if is_tensor(g):
-            xhat, rstd = normalise(x, axes, eps)
-        lead = tuple(range(x.ndim - len(axes)))  # the axes a weight is shared across
+            return _backward_graph(g, needs, x, affine, axes, eps, has_weight)
         n = int(np.prod([x.shape[a] for a in axes]))
-        ghat = g * affine[0] if has_weight else g
-        gx = None
-        if needs[0]:
-            mean_g = ghat.sum(axis=axes, keepdims=True) / n
-            mean_gx = (ghat * xhat).sum(axis=axes, keepdims=True) / n
-            gx = (ghat - mean_g - xhat * mean_gx) * rstd
-        grads = [gx]
+        m = _examples(x, axes)
+        g2, xhat2 = g.reshape(m, n), xhat.reshape(m, n)
+        shape = x.shape[x.ndim - len(axes):]
+        examples = np.ones(g2.shape[0], g.dtype)  # Σ over the examples = ones @ rows
+        gxhat = g2 * xhat2
+        grads: list = [None]
         if has_weight:
-            grads.append((g * xhat).sum(axis=lead) if needs[1] else None)
+            grads.append((examples @ gxhat).reshape(shape) if needs[1] else None)
         if len(affine) > has_weight:
-            grads.append(g.sum(axis=lead) if needs[-1] else None)
+            grads.append((examples @ g2).reshape(shape) if needs[-1] else None)
+        if needs[0]:  # mean(ĝ) = g·w / n and mean(ĝ x̂) = (g x̂)·w / n: matrix-vector
+            w = affine[0].reshape(-1) if has_weight else np.ones(n, g.dtype)
+            gx = g2 * w if has_weight else g2.copy()  # ĝ, then dx in place
+            gx -= ((g2 @ w) / n)[:, None]
+            gx -= xhat2 * ((gxhat @ w) / n)[:, None]
+            gx *= rstd.reshape(m, 1)
+            grads[0] = gx.reshape(x.shape)
         return grads
+
+
+def _examples(x: Any, axes: tuple) -> int:
+    """How many examples (rows) x holds: the product of the axes not normalised."""
+    return int(np.prod(x.shape[:x.ndim - len(axes)]))
+
+
+def _backward_graph(g: Any, needs: Any, x: Any, affine: tuple, axes: tuple, eps: float,
+                    has_weight: bool) -> list:
+    """LayerNorm's VJP on Tensors (``create_graph=True``), recorded so that it can be
+    differentiated again: the docstring's lines, on x̂ and 1/σ recomputed from x."""
+    xhat, rstd = normalise(x, axes, eps)
+    lead = tuple(range(x.ndim - len(axes)))  # the axes a weight is shared across
+    n = int(np.prod([x.shape[a] for a in axes]))
+    ghat = g * affine[0] if has_weight else g
+    gx = None
+    if needs[0]:
+        mean_g = ghat.sum(axis=axes, keepdims=True) / n
+        mean_gx = (ghat * xhat).sum(axis=axes, keepdims=True) / n
+        gx = (ghat - mean_g - xhat * mean_gx) * rstd
+    grads = [gx]
+    if has_weight:
+        grads.append((g * xhat).sum(axis=lead) if needs[1] else None)
+    if len(affine) > has_weight:
+        grads.append(g.sum(axis=lead) if needs[-1] else None)
+    return grads
 
 
 def _shape(normalized_shape: Any) -> tuple:
