@@ -135,18 +135,39 @@ class Embedding(Op):
                 keep[padding_idx] = False
                 gw = _where(keep, gw, 0)
             return (gw,)
-        # rows of g grouped by token, each group summed: 5x faster than np.add.at here
         tokens = index.reshape(-1)
-        order = np.argsort(tokens, kind="stable")
-        ordered = tokens[order]
-        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-        gw = np.zeros(weight.shape, dtype=g.dtype)
-        if tokens.size:
-            rows = g.reshape(-1, weight.shape[1])[order]
-            gw[ordered[starts]] = np.add.reduceat(rows, starts, axis=0)
+        rows = g.reshape(tokens.size, weight.shape[1])
+        gw = _one_hot_sum(rows, tokens, weight.shape[0])
+        if gw is None:
+            gw = _grouped_sum(rows, tokens, weight.shape[0])
         if padding_idx is not None:
             gw[padding_idx] = 0
         return (gw,)
+
+
+def _one_hot_sum(rows: np.ndarray, tokens: np.ndarray, n: int) -> np.ndarray | None:
+    """Σ of the rows of each token as one-hot (n, tokens) @ rows, one BLAS call: for a small
+    table (G1's 16 rows: 35 vs 78 µs for ``_grouped_sum``). None for a large table, or when
+    a row is not finite: 0 * inf would smear NaN into every token's sum."""
+    if n > 64:
+        return None
+    onehot = np.zeros((n, tokens.size), rows.dtype)
+    onehot[tokens, np.arange(tokens.size)] = 1
+    with np.errstate(all="ignore"):  # the fallback warns as before, if there is cause
+        summed = onehot @ rows
+    return summed if np.isfinite(summed).all() else None
+
+
+def _grouped_sum(rows: np.ndarray, tokens: np.ndarray, n: int) -> np.ndarray:
+    """Σ of the rows of each token: rows grouped by token, each group summed (5x faster
+    than np.add.at)."""
+    order = np.argsort(tokens, kind="stable")
+    ordered = tokens[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    gw = np.zeros((n, rows.shape[1]), dtype=rows.dtype)
+    if tokens.size:
+        gw[ordered[starts]] = np.add.reduceat(rows[order], starts, axis=0)
+    return gw
 
 
 def embedding(input: Any, weight: Any, padding_idx: int | None = None,
