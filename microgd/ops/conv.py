@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .core import Op, ShapeError, common_dtype, constant, is_tensor, lift
+from .core import Op, ShapeError, common_dtype, constant, is_tensor, lift, ones
 
 
 # =========================================================================== array helpers
@@ -183,8 +183,8 @@ class Conv(Op):
             if needs[1]:
                 gw = _weight_grad(cols, rows, w.shape, groups)
             if b is not None and needs[2]:  # column sums as a matrix-vector product: numpy's
-                ones = np.ones(rows.shape[1], dtype=g.dtype)  # sum over axes (0, 2, 3) of
-                gb = np.matmul(ones, rows).reshape(w.shape[0])  # a channels-last g: ~30x slower
+                # sum over axes (0, 2, 3) of a channels-last g is ~30x slower
+                gb = np.matmul(ones(rows.shape[1], g.dtype), rows).reshape(w.shape[0])
         if b is None:
             return gx, gw
         if needs[2] and gb is None:

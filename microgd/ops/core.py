@@ -300,3 +300,20 @@ def count(shape: tuple, axes: tuple | None) -> int:
     if axes is None:
         return int(np.prod(shape, dtype=np.int64))
     return int(np.prod([shape[a] for a in axes], dtype=np.int64))
+
+
+_ONES: dict = {}
+
+
+def ones(n: int, dtype: Any) -> np.ndarray:
+    """A read-only vector of n ones, made once per (n, dtype): sums over rows are done as
+    ``ones @ g`` (one BLAS call, 2-5x faster than ``g.sum(axis=0)``), and making the
+    vector each time would cost as much as the sum on small layers."""
+    key = (n, dtype)
+    v = _ONES.get(key)
+    if v is None:
+        if len(_ONES) > 256:
+            _ONES.clear()
+        v = _ONES[key] = np.ones(n, dtype=dtype)
+        v.flags.writeable = False
+    return v

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .core import Op, is_tensor
+from .core import Op, is_tensor, ones
 from .reduce import row_max, row_sum, softmax
 
 
@@ -52,10 +52,10 @@ class Linear(Op):
             gw = g2.T @ x2                                 # d/dW = G^T x, summed over rows
         gb = None
         if b is not None and needs[2]:                     # d/db = column sums of G, as a
-            if is_tensor(g2):                              # matrix-vector product: 3-6x
-                gb = g2.sum(axis=0)                        # faster than .sum(axis=0) on
-            else:                                          # (1024, 64) float32
-                gb = np.ones(g2.shape[0], dtype=g2.dtype) @ g2
+            if is_tensor(g2) or g2.dtype.kind != "f":      # matrix-vector product
+                gb = g2.sum(axis=0)                        # (core.ones)
+            else:
+                gb = ones(g2.shape[0], g2.dtype) @ g2
         return (gx, gw) if b is None else (gx, gw, gb)
 
 
