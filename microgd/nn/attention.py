@@ -100,12 +100,16 @@ class MultiheadAttention(Module):
         if k_in.shape[0] != N:
             raise ShapeError(f"{where_}: query and key have different batch sizes "
                              f"({N} and {k_in.shape[0]})")
-        q, k, v = self._project(q_in, k_in, v_in, self_attention and not need_weights)
+        packed = self_attention and not need_weights
+        q, k, v = self._project(q_in, k_in, v_in, packed)
         mask = self._mask(attn_mask, key_padding_mask, N, L, S, q_in.dtype, batched)
         p = self.dropout if self.training else 0.0
-        # (N, H, L, head_dim), and the weights (N, H, L, S) when asked for
-        out, weights = attend(q, k, v, mask, p, need_weights=need_weights)
-        out = out.swapaxes(1, 2).reshape(N, L, E)                   # heads side by side
+        # (N, H, L, head_dim), and the weights (N, H, L, S) when asked for; packed, the
+        # heads come out side by side already
+        out, weights = attend(q, k, v, mask, p, need_weights=need_weights,
+                              heads=self.num_heads if packed else None)
+        if not packed:
+            out = out.swapaxes(1, 2).reshape(N, L, E)               # heads side by side
         out = self.out_proj(out)
         if not batched:
             out = out.reshape(L, E)
@@ -120,15 +124,13 @@ class MultiheadAttention(Module):
     def _project(self, q_in: Tensor, k_in: Tensor, v_in: Tensor, packed: bool
                  ) -> tuple[Tensor, Tensor | None, Tensor | None]:
         """Queries, keys and values per head, each (N, H, length, head_dim): as
-        ``(q, k, v)``, or with ``packed`` (self-attention) as ``(qkv, None, None)``, one
-        (3, N, H, L, head_dim) Tensor from one matmul, which the fused attention op splits
-        without recording three slices."""
+        ``(q, k, v)``, or with ``packed`` (self-attention) as ``(qkv, None, None)``, the
+        (N, L, 3E) projection from one matmul, which the fused attention op splits into
+        heads itself (as views: no slice, reshape or transpose nodes recorded)."""
         H, hd, E = self.num_heads, self.head_dim, self.embed_dim
         W, b = self.in_proj_weight, self.in_proj_bias
         if packed:
-            N, L, _ = q_in.shape
-            qkv = F.linear(q_in, W, b).reshape(N, L, 3, H, hd).transpose(2, 0, 3, 1, 4)
-            return qkv, None, None
+            return F.linear(q_in, W, b), None, None
         heads = []
         for i, x in enumerate((q_in, k_in, v_in)):
             part = slice(i * E, (i + 1) * E)

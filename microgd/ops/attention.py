@@ -72,9 +72,9 @@ def _prepare(mask: Any, shape: tuple, dtype: np.dtype, dropout_p: float
     return mask, alive, keep
 
 
-def _split(qkv: tuple) -> tuple:
-    """(q, k, v) from three operands, or from one packed (3, ...) operand."""
-    return qkv if len(qkv) == 3 else (qkv[0][0], qkv[0][1], qkv[0][2])
+def _split(qkv: tuple, heads: int | None = None) -> tuple:
+    """(q, k, v) from three operands, or from one packed operand (see ``_packed``)."""
+    return qkv if len(qkv) == 3 else _packed(qkv[0], heads)
 
 
 def _softmax_scores(q: Any, k: Any, scale: float, mask: Any, alive: Any) -> Any:
@@ -109,8 +109,8 @@ class Attention(Op):
     saves = True
 
     @staticmethod
-    def forward(*qkv, scale, mask, alive, keep):
-        q, k, v = _split(qkv)
+    def forward(*qkv, scale, mask, alive, keep, heads):
+        q, k, v = _split(qkv, heads)
         # scaling q (a copy, which also makes a packed slice contiguous for matmul) is
         # cheaper than scaling the scores
         w = (q * q.dtype.type(scale)) @ k.swapaxes(-1, -2)
@@ -121,20 +121,31 @@ class Attention(Op):
         w /= w @ _ones_column(w)
         if alive is not None:
             w *= alive
-        return (w if keep is None else w * keep) @ v, {"weights": w}
+        kept = w if keep is None else w * keep
+        if heads is None:
+            return kept @ v, {"weights": w}
+        # heads side by side, (N, L, H, E/H): the product written straight into that layout
+        N, H, L, d = v.shape[0], v.shape[1], q.shape[2], v.shape[3]
+        merged = np.empty((N, L, H, d), np.result_type(w, v))
+        np.matmul(kept, v, out=merged.swapaxes(1, 2))
+        return merged.reshape(N, L, H * d), {"weights": w}
 
     @staticmethod
-    def backward(g, out, needs, *qkv, scale, mask, alive, keep, weights):
-        q, k, v = _split(qkv)
+    def backward(g, out, needs, *qkv, scale, mask, alive, keep, heads, weights):
+        q, k, v = _split(qkv, heads)
+        if heads is not None:  # (N, L, E) -> (N, H, L, E/H), a view
+            g = g.reshape(g.shape[0], g.shape[1], heads, -1).swapaxes(1, 2)
         packed = len(qkv) == 1
         if is_tensor(g):  # differentiable again: W as a function of q and k
-            return _backward_graph(g, needs, q, k, v, packed, scale, mask, alive, keep)
+            return _backward_graph(g, needs, q, k, v, packed, heads, scale, mask, alive, keep)
         want_q, want_k, want_v = (True,) * 3 if packed else needs
-        # packed: the three gradients go straight into one (3, ...) array (no np.stack)
-        grads: Any = np.empty((3, *q.shape), g.dtype) if packed else [None, None, None]
+        # packed: the three gradients go straight into one array shaped like the input
+        packed_grad = np.empty(qkv[0].shape, g.dtype) if packed else None
+        outs = _packed(packed_grad, heads) if packed else (None, None, None)
+        grads: list = [None, None, None]
         if want_v:
             kept = weights if keep is None else weights * keep
-            grads[2] = np.matmul(kept.swapaxes(-1, -2), g, out=grads[2] if packed else None)
+            grads[2] = np.matmul(kept.swapaxes(-1, -2), g, out=outs[2])
         if want_q or want_k:
             ds = g @ v.swapaxes(-1, -2)  # dW, then dS in place
             if keep is not None:
@@ -143,14 +154,14 @@ class Attention(Op):
             ds *= weights
             ds *= g.dtype.type(scale)
             if want_q:
-                grads[0] = np.matmul(ds, k, out=grads[0] if packed else None)
+                grads[0] = np.matmul(ds, k, out=outs[0])
             if want_k:
-                grads[1] = np.matmul(ds.swapaxes(-1, -2), q, out=grads[1] if packed else None)
-        return (grads,) if packed else tuple(grads)
+                grads[1] = np.matmul(ds.swapaxes(-1, -2), q, out=outs[1])
+        return (packed_grad,) if packed else tuple(grads)
 
 
-def _backward_graph(g: Any, needs: Any, q: Any, k: Any, v: Any, packed: bool, scale: float,
-                    mask: Any, alive: Any, keep: Any) -> tuple:
+def _backward_graph(g: Any, needs: Any, q: Any, k: Any, v: Any, packed: bool, heads: Any,
+                    scale: float, mask: Any, alive: Any, keep: Any) -> tuple:
     """Attention's VJP on Tensors (``create_graph=True``), recorded so that it can be
     differentiated again: the docstring's lines, on W recomputed by ``_softmax_scores``."""
     weights = _softmax_scores(q, k, scale, mask, alive)
@@ -167,7 +178,21 @@ def _backward_graph(g: Any, needs: Any, q: Any, k: Any, v: Any, packed: bool, sc
         ds = weights * (dw - (dw * weights).sum(axis=-1, keepdims=True)) * scale
         dq = ds @ k if want_q else None
         dk = ds.swapaxes(-1, -2) @ q if want_k else None
-    return (stack([dq, dk, dv]),) if packed else (dq, dk, dv)
+    if not packed:
+        return dq, dk, dv
+    grad = stack([dq, dk, dv])
+    if heads is not None:  # (3, N, H, L, E/H) -> (N, L, 3, H, E/H) -> (N, L, 3E)
+        grad = grad.transpose(1, 3, 0, 2, 4).reshape(grad.shape[1], grad.shape[3], -1)
+    return (grad,)
+
+
+def _packed(x: Any, heads: int | None) -> tuple:
+    """(q, k, v) as views of one packed operand: (3, ...), or with ``heads`` an (N, L, 3E)
+    projection whose rows are q | k | v, each split into heads, as (N, H, L, E/H) each."""
+    if heads is not None:  # (N, L, 3, H, E/H) -> (3, N, H, L, E/H)
+        N, L, e3 = x.shape
+        x = x.reshape(N, L, 3, heads, e3 // (3 * heads)).transpose(2, 0, 3, 1, 4)
+    return x[0], x[1], x[2]
 
 
 def _row_max(w: np.ndarray) -> np.ndarray:
@@ -193,29 +218,36 @@ def _ones_column(w: np.ndarray) -> np.ndarray:
 
 
 def attend(q: Any, k: Any, v: Any, mask: Any = None, dropout_p: float = 0.0,
-           scale: float | None = None, need_weights: bool = True) -> tuple[Any, Any]:
+           scale: float | None = None, need_weights: bool = True, heads: int | None = None
+           ) -> tuple[Any, Any]:
     """``(softmax(q k^T * scale + mask) v, weights)`` on Tensors shaped (..., L, E),
     (..., S, E), (..., S, Ev), or on q, k, v packed in one (3, ..., L, E) Tensor ``q``
     (then ``k`` and ``v`` are None). ``mask`` is additive (an array or a Tensor),
     broadcasting to (..., L, S). Shared by ``scaled_dot_product_attention`` and
-    MultiheadAttention.
+    MultiheadAttention, which packs with ``heads``: ``q`` is its (N, L, 3E) input
+    projection, split into that many heads, and the output is (N, L, E), the heads' side
+    by side (no reshape or transpose nodes around the op).
 
     Without ``need_weights`` it is the fused ``Attention`` op and ``weights`` is None;
     with it (or a mask that needs a gradient) the composite, whose weights are a Tensor
     in the graph."""
     qkv = (q,) if k is None else (q, k, v)
-    q0, k0, _ = _split(tuple(t.data for t in qkv))
+    q0, k0, _ = _split(tuple(t.data for t in qkv), heads)
     if scale is None:
         scale = 1.0 / math.sqrt(q0.shape[-1])
     shape = np.broadcast_shapes(q0.shape[:-2], k0.shape[:-2]) + (q0.shape[-2], k0.shape[-2])
     mask, alive, keep = _prepare(mask, shape, q0.dtype, dropout_p)
     if not need_weights and not is_tensor(mask):
-        return Attention.apply(*qkv, scale=float(scale), mask=mask, alive=alive, keep=keep), None
-    q, k, v = _split(qkv)
+        return Attention.apply(*qkv, scale=float(scale), mask=mask, alive=alive, keep=keep,
+                               heads=heads), None
+    q, k, v = _split(qkv, heads)
     weights = _softmax_scores(q, k, float(scale), mask, alive)
     if keep is not None:
         weights = weights * keep
-    return matmul(weights, v), weights
+    out = matmul(weights, v)
+    if heads is not None:  # heads side by side, as the fused op gives them
+        out = out.swapaxes(1, 2).reshape(out.shape[0], out.shape[2], -1)
+    return out, weights
 
 
 def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: Any = None,
