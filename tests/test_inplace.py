@@ -134,3 +134,34 @@ def test_np_array_copies_and_asarray_shares():
     assert b is t.data or np.shares_memory(b, t.data)
     assert t.numpy() is t.data
     assert np.array(t, dtype=np.float64).dtype == np.float64
+
+
+@pytest.mark.parametrize("make_opt", [lambda ps: mg.optim.SGD(ps, lr=0.1),
+                                      lambda ps: mg.optim.Adam(ps, lr=0.01)])
+def test_an_optimizer_step_between_forward_and_backward_is_an_error(make_opt):
+    """PyTorch's optimizers bump the parameters' version counters; ours mark them written,
+    so a graph built with the old weights cannot silently take the new ones."""
+    rng = np.random.default_rng(3)
+    lin = mg.nn.Linear(3, 2)
+    opt = make_opt(lin.parameters())
+    x = mg.tensor(rng.standard_normal((4, 3)).astype(np.float32))
+    w = rng.standard_normal((4, 2)).astype(np.float32)
+    (lin(x) * w).sum().backward()
+    stale = (lin(x) * w).sum()
+    opt.step()
+    with pytest.raises(RuntimeError, match=r"modified by an in-place operation: its input 1 "
+                       r"\(shape \(2, 3\).*\.step\(\) updated it in place; call backward\(\) "
+                       r"before step\(\)"):
+        stale.backward()
+    # the right order keeps working, step after step, with the exact gradient
+    for _ in range(3):
+        opt.zero_grad()
+        loss = (lin(x) * w).sum()
+        loss.backward()
+        np.testing.assert_allclose(lin.weight.grad, w.T @ x.data, rtol=1e-6)
+        opt.step()
+    # a graph that never read the weights' values (only the bias gets a gradient through
+    # an add) is not affected
+    b_only = (lin.bias * w[0]).sum()
+    opt.step()
+    b_only.backward()

@@ -14,6 +14,9 @@ check that keeps them honest, with PyTorch's rules:
   some write happened since: one comparison per node otherwise.
 
 Writing into ``t.data`` directly stays the documented escape hatch: it is not tracked.
+Optimizers, which update ``p.data`` in place, mark their parameters as written after each
+``step()`` (PyTorch's optimizers bump the version counter the same way): backpropagating a
+graph built before the step then raises instead of using the new weights.
 """
 from __future__ import annotations
 
@@ -27,8 +30,9 @@ from ..state import STATE
 from .core import ShapeError, constant, is_tensor, lift
 from .elementwise import where
 
-EDITS = [0]                      # in-place writes so far (process-wide)
-_WRITTEN: dict[int, int] = {}    # id(base buffer) -> the edit count of its last write
+EDITS = [0]  # in-place writes so far (process-wide)
+# id(base buffer) -> (the edit count of its last write, the writer: an optimizer step or "")
+_WRITTEN: dict[int, tuple[int, str]] = {}
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
 
 
@@ -38,14 +42,17 @@ def _base(arr: np.ndarray) -> np.ndarray:
     return arr
 
 
-def mark_written(arr: np.ndarray) -> None:
-    """Record an in-place write into ``arr`` (and so into every view of its buffer)."""
+def mark_written(*arrays: np.ndarray, by: str = "") -> None:
+    """Record an in-place write into each array (and so into every view of its buffer);
+    an optimizer step marks all its parameters as one write, ``by`` naming it."""
     EDITS[0] += 1
-    base = _base(arr)
-    key = id(base)
-    if key not in _WRITTEN:  # forget the buffer when it dies (its id may be reused)
-        weakref.finalize(base, _WRITTEN.pop, key, None)
-    _WRITTEN[key] = EDITS[0]
+    mark = (EDITS[0], by)
+    for arr in arrays:
+        base = arr if arr.base is None else _base(arr)
+        key = id(base)
+        if key not in _WRITTEN:  # forget the buffer when it dies (its id may be reused)
+            weakref.finalize(base, _WRITTEN.pop, key, None)
+        _WRITTEN[key] = mark
 
 
 def check_saved(node: Any) -> None:
@@ -56,14 +63,19 @@ def check_saved(node: Any) -> None:
     for i, t in enumerate((node, *node._parents)):
         if not reads[i]:
             continue
-        written = _WRITTEN.get(id(_base(t.data)))
-        if written is not None and written > made:
+        written, by = _WRITTEN.get(id(_base(t.data)), (0, ""))
+        if written > made:
             what = "its output" if i == 0 else f"its input {i - 1}"
+            if by:
+                fix = (f"{by} updated it in place; call backward() before step(), or "
+                       "compute the loss again after it")
+            else:
+                fix = ("compute out of place (y = y + 1, not y += 1) or clone the value "
+                       "before changing it")
             raise RuntimeError(
                 f"backward: one of the values needed for gradient computation has been "
                 f"modified by an in-place operation: {what} (shape {t.shape}, dtype "
-                f"{t.dtype}) was changed after {node._op.name} used it; compute out of place "
-                "(y = y + 1, not y += 1) or clone the value before changing it"
+                f"{t.dtype}) was changed after {node._op.name} used it; {fix}"
             )
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..ops.core import ShapeError
+from ..ops.inplace import mark_written
 from ..state import enable_grad, no_grad
 from ..tensor import Tensor
 
@@ -177,6 +178,8 @@ class Optimizer:
                 if state is None:
                     state = self.state[p] = {}
                 self.update(p, grad, state, group)
+        if todo:  # a graph that used the old values can no longer be backpropagated
+            mark_written(*[p.data for p, _, _ in todo], by=f"{type(self).__name__}.step()")
         return loss
 
     def _checked_grad(self, p: Tensor, grad: Any) -> np.ndarray:
