@@ -5,8 +5,12 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# PyTorch is an oracle for the tests, never a dependency of the package: it lives in a venv
+# of its own, which the cross-checks (tests/test_against_torch.py) run in a subprocess.
+TORCH_VENV  := .venv-torch
+TORCH_STAMP := $(TORCH_VENV)/.installed
 
-.PHONY: setup graphviz chromium demo test lint bench soak fuzz docs notebooks clean
+.PHONY: setup graphviz chromium torch demo test lint bench soak fuzz docs notebooks clean
 
 setup: $(STAMP) graphviz chromium
 
@@ -49,10 +53,19 @@ chromium:
 	fi
 	@$(CHROME_OK) || { echo "Chromium install failed: 'chromium' or 'chromedriver' is still missing."; exit 1; }
 
+# torch==2.13.0 is pinned: this machine kind keeps that CPU wheel on disk (pip takes it
+# without a download); any other version would fetch a multi-GB CUDA build.
+torch: $(TORCH_STAMP)
+$(TORCH_STAMP): pyproject.toml
+	test -x $(TORCH_VENV)/bin/python || $(PYTHON) -m venv $(TORCH_VENV)
+	$(TORCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TORCH_VENV)/bin/python -m pip install --quiet -e . torch==2.13.0
+	touch $(TORCH_STAMP)
+
 demo: setup
 	$(PY) demos/tour.py --out out
 
-test: setup
+test: setup torch
 	$(PY) -m pytest -q
 
 lint: setup
@@ -69,7 +82,7 @@ fuzz: setup
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/test_fuzz.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) $(TORCH_VENV) out .pytest_cache .hypothesis build *.egg-info
 
 docs: setup
 	$(PY) docs/render_walkthrough.py

@@ -7,8 +7,8 @@ ints/pairs/'same', dilation, groups), max/avg/adaptive pooling (padding, dilatio
 ceil_mode, count_include_pad), pad in its four modes, the activations, sin ... erf, cumsum,
 einsum; outputs and every input's gradient. Then BatchNorm2d over several training steps
 (running statistics, num_batches_tracked, eval), and a Conv2d/BatchNorm state dict loaded
-from torch's layer. (The shared venv has torch: ``PYTHONPATH=. ../shared/bench/.venv/bin/
-python tests/against_torch_cnn.py``.)
+from torch's layer. (``make torch`` makes a venv that has torch: ``PYTHONPATH=.
+.venv-torch/bin/python tests/against_torch_cnn.py``; tests/test_against_torch.py runs it.)
 """
 from __future__ import annotations
 

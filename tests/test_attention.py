@@ -3,7 +3,7 @@
 MultiheadAttention is checked against multi-head attention written out in numpy (the
 formula of "Attention Is All You Need" with PyTorch's parameter layout and masks), its
 gradients against finite differences, and, when ``torch`` is importable, against
-PyTorch itself (tests/against_torch_attention.py, which maintainers also run directly).
+PyTorch itself (tests/against_torch_attention.py, run by tests/test_against_torch.py).
 """
 import math
 import os
@@ -318,16 +318,3 @@ def test_mha_errors(code, err, words):
     x = mg.tensor(np.ones((2, 4, 8), np.float32))
     with pytest.raises(err, match=words):
         eval(code, {"m": m, "x": x, "np": np, "mg": mg, "nn": nn})
-
-
-# --------------------------------------------------------------------------- PyTorch
-def test_torch_mha_state_dict_loads_and_agrees():
-    """A PyTorch MultiheadAttention's state dict loads into ours; outputs, attention weights
-    and every gradient agree (float64). Needs torch; maintainers without pytest run
-    ``python tests/against_torch_attention.py`` in a venv that has it."""
-    pytest.importorskip("torch", reason="torch is not installed: the PyTorch cross-check of "
-                                        "MultiheadAttention runs only where torch is importable "
-                                        "(see tests/against_torch_attention.py)")
-    import against_torch_attention as cross
-    results = cross.mha_checks()
-    assert results and all(err < 1e-10 for _, err in results), results
