@@ -1,4 +1,7 @@
-"""The op table read by tests/test_op_table.py: adding an op is adding a row here.
+"""The op table read by tests/test_op_table.py: adding an op is adding a row here (or in a
+sibling that imports this module's Row, cases, domains and references: F.linear, F.dropout,
+F.one_hot and the losses are in tests/op_table_rows_nn.py, the image ops in _cnn.py, the
+sequence ops in _seq.py).
 
 A row names the op as a user calls it (``x.sum``, ``mg.where``, ``2.5-x``, plus an optional
 note in parentheses; the coverage test matches public names against it), says how to call
@@ -162,52 +165,16 @@ def np_index(index):
     return index.data if isinstance(index, mg.Tensor) else index
 
 
-def np_reduce(loss, reduction):
-    return {"mean": np.mean, "sum": np.sum, "none": lambda v: v}[reduction](loss)
-
-
-def np_bce(p, y, reduction="mean"):
-    """PyTorch clamps each log at -100, so p = 0 or 1 gives a finite loss."""
-    with np.errstate(divide="ignore"):  # log(0) = -inf, then clamped
-        log_p, log_q = np.maximum(np.log(p), -100), np.maximum(np.log(1 - p), -100)
-    return np_reduce(-(y * log_p + (1 - y) * log_q), reduction)
-
-
-def torch_bce_vjp(g, p, reduction="mean"):
-    """PyTorch's BCE gradient: (p - y) / max(p (1 - p), 1e-12), so p = 0 with y = 1 gives
-    -1e12 (a steep push back), not 0."""
-    g = g / p.size if reduction == "mean" else g
-    return [g * (p - Y_ENDS) / np.maximum(p * (1 - p), 1e-12)]
-
-
 def split_at_ties(wins: Callable) -> Callable:
     """maximum/minimum's VJP: the winner takes g, a tie gives each input half (PyTorch)."""
     return lambda g, a, b: [g * np.where(a == b, 0.5, wins(a, b)),
                             g * np.where(a == b, 0.5, wins(b, a))]
 
 
-def np_huber(x, y, reduction, delta):
-    d = np.abs(x - y)
-    return np_reduce(np.where(d < delta, 0.5 * d ** 2, delta * (d - 0.5 * delta)), reduction)
-
-
-def np_bce_with_logits(x, y, reduction):
-    return np_reduce(np.logaddexp(0, x) - x * y, reduction)
-
-
-def np_cross_entropy(x, target, reduction="mean"):
-    picked = -np_log_softmax(x)[..., target] if x.ndim == 1 else \
-        -np_log_softmax(x)[np.arange(len(target)), target]
-    return np_reduce(picked, reduction)
-
-
 # ------------------------------------------------------------------ constants baked into rows
 ARR = np.array([[0.7, 1.3, 2.1]])           # an ndarray operand, (1, 3), positive
 COND = np.random.default_rng(7).random((3, 4)) > 0.5
 MASK = np.random.default_rng(8).random((2, 3, 4)) > 0.5
-TARGET = np.array([0, 3, 1, 1, 2])          # class labels for 5 rows of 4 classes
-P_ENDS = np.array([0.0, 1.0, 0.0, 1.0, 0.0, 0.3])
-Y_ENDS = np.array([1.0, 0.0, 0.0, 1.0, 0.4, 0.6])
 M34 = np.random.default_rng(9).standard_normal((4, 3))
 
 BROADCAST = [((3, 4), (3, 4)), ((3, 1), (1, 4)), ((5,), (2, 3, 5)), ((), (3, 4)),
@@ -221,7 +188,6 @@ REDUCE = (one((2, 3, 4), axis=[None, 1, -1, (0, -1), (-3, 1), (0, 1, 2)], keepdi
 SOFTMAX = one((2, 3, 4), axis=[0, 1, -1, -3]) + one((5,)) + one((), axis=[0, -1])
 PERMUTATIONS = one((3, 4, 5, 6), axes=[(1, 0, 3, 2), (-1, -2, -3, -4), (-2, -1, 1, 0),
                                        (2, -4, -1, 1)])
-REDUCTIONS = ["mean", "sum", "none"]
 TIES = fixed([1.0, 2.0, 3.0, 2.0], [2.0, 2.0, 1.0, 2.0])
 ZERO_TIES = fixed([0.0, 0.5, -1.0, 0.0])
 COMPARE = dict(cases=many(((3, 4), (3, 4)), ((3, 1), (4,))), domain=small_integers, grad=False,
@@ -374,44 +340,9 @@ ROWS = [
       many(((2, 3),) * 3, axis=[0, 1, 2, -1, -3]) + many(((),) * 3, axis=[0, -1])),
     R("x[index]", lambda x, index: x[index], lambda a, index: a[np_index(index)],
       one((2, 3, 4), index=INDEXES)),
-    # -------------------------------------------------------------- matmul, linear
+    # -------------------------------------------------------------- matmul
     R("x@y", lambda a, b: a @ b, np.matmul, many(*MATMUL),
       also={"mg.matmul": mg.matmul, "x.matmul": lambda a, b: a.matmul(b)}),
     R("x@arr", lambda x: x @ like(x, M34), lambda a: a @ M34, one((2, 4), (4,))),
     R("arr@x", lambda x: like(x, M34) @ x, lambda a: M34 @ a, one((3, 2), (3,))),
-    R("F.linear", F.linear, lambda x, w, b: x @ w.T + b,
-      many(((4, 3), (2, 3), (2,)), ((3,), (2, 3), (2,)), ((2, 4, 3), (2, 3), (2,)))),
-    R("F.linear (no bias)", F.linear, lambda x, w: x @ w.T, many(((4, 3), (2, 3)))),
-    # -------------------------------------------------------------- F: dropout, one_hot
-    R("F.dropout (eval)", lambda x: F.dropout(x, 0.5, training=False), lambda a: a, UNARY,
-      also={"F.dropout (p=0)": lambda x: F.dropout(x, 0.0)}),
-    R("F.dropout (p=1)", lambda x: F.dropout(x, 1.0), np.zeros_like, UNARY),
-    R("F.one_hot", lambda x: F.one_hot(x.astype(np.int64), 4), lambda a: np.eye(4)[a.astype(int)],
-      one((5,)), fixed([0.0, 3.0, 1.0, 1.0, 2.0]), grad=False,
-      out_dtype=np.float32),  # the default float dtype (tests/conftest.py), whatever went in
-    # -------------------------------------------------------------- losses
-    R("F.mse_loss", F.mse_loss, lambda x, y, reduction: np_reduce((x - y) ** 2, reduction),
-      many(((4, 3), (4, 3)), ((5,), (5,)), reduction=REDUCTIONS)),
-    R("F.l1_loss", F.l1_loss, lambda x, y, reduction: np_reduce(np.abs(x - y), reduction),
-      many(((4, 3), (4, 3)), reduction=REDUCTIONS), distinct),
-    R("F.huber_loss", F.huber_loss, np_huber,
-      many(((4, 3), (4, 3)), reduction=REDUCTIONS, delta=[1.0, 0.5]), residuals),
-    R("F.cross_entropy", lambda x, **o: F.cross_entropy(x, TARGET, **o),
-      lambda x, **o: np_cross_entropy(x, TARGET, **o), one((5, 4), reduction=REDUCTIONS)),
-    R("F.cross_entropy (one example)", lambda x, **o: F.cross_entropy(x, np.int64(2), **o),
-      lambda x, **o: np_cross_entropy(x, 2, **o), one((4,), reduction=REDUCTIONS)),
-    R("F.nll_loss", lambda x, **o: F.nll_loss(x, TARGET, **o),
-      lambda x, reduction: np_reduce(-x[np.arange(5), TARGET], reduction),
-      one((5, 4), reduction=REDUCTIONS)),
-    R("F.binary_cross_entropy", F.binary_cross_entropy, np_bce,
-      many(((6,), (6,)), ((2, 3), (2, 3)), reduction=REDUCTIONS), inputs(probability, unit)),
-    R("F.binary_cross_entropy (p=0, p=1)",
-      lambda p, **o: F.binary_cross_entropy(p, like(p, Y_ENDS), **o),
-      lambda p, **o: np_bce(p, Y_ENDS, **o), one((6,), reduction=REDUCTIONS), fixed(P_ENDS),
-      hessian=False, vjp=torch_bce_vjp),
-    R("F.binary_cross_entropy_with_logits", F.binary_cross_entropy_with_logits,
-      np_bce_with_logits, many(((6,), (6,)), ((2, 3), (2, 3)), reduction=REDUCTIONS),
-      inputs(real, unit)),
-    R("F.binary_cross_entropy_with_logits (x=0)", F.binary_cross_entropy_with_logits,
-      np_bce_with_logits, many(((6,), (6,)), reduction=REDUCTIONS), inputs(with_zeros(real), unit)),
 ]

@@ -55,13 +55,15 @@ import numpy as np
 import pytest
 from op_table_rows import ROWS as BASIC_ROWS
 from op_table_rows_cnn import ROWS as IMAGE_ROWS
+from op_table_rows_nn import ROWS as FUNCTIONAL_ROWS
 from op_table_rows_seq import ROWS as SEQUENCE_ROWS
 
 import microgd as mg
 from microgd.nn import functional as F
 
-# the image ops' rows live in tests/op_table_rows_cnn.py, the sequence ops' in _seq.py
-ROWS = BASIC_ROWS + IMAGE_ROWS + SEQUENCE_ROWS
+# F.linear/dropout/one_hot's and the losses' rows live in tests/op_table_rows_nn.py, the image
+# ops' in _cnn.py, the sequence ops' in _seq.py
+ROWS = BASIC_ROWS + FUNCTIONAL_ROWS + IMAGE_ROWS + SEQUENCE_ROWS
 
 EPS = 1e-6        # finite-difference step for gradients
 EPS_HVP = 1e-5    # ... for the Hessian-vector product (differences of gradients)
@@ -265,4 +267,4 @@ def test_every_public_op_has_a_row():
     missing = [op for op in public_ops()
                if not any(name == op or name.startswith((op + " ", op + "(", op + "["))
                           or (op.endswith("[") and name.startswith(op)) for name in names)]
-    assert not missing, f"ops with no row in tests/op_table_rows.py: {missing}"
+    assert not missing, f"ops with no row in tests/op_table_rows*.py: {missing}"
