@@ -1,10 +1,10 @@
 """Every demo runs with tiny settings and writes its pictures; so does the tour.
 
-Each demo's ``--help`` lists exactly the flags it declares in FLAGS below, every listed
-flag is read by the demo once its arguments are parsed (recorded while it runs), flags
-it does not honour are rejected, and changing a flag changes what the cheap demos do.
-dark_mountain's learning-rate labels are checked against the closed form of gradient
-descent on its bowl.
+Every flag a demo lists in FLAGS (tests/demo_helpers.py) is read by the demo once its
+arguments are parsed (recorded while it runs), and --quiet silences the progress bars;
+the other command-line checks (--help, the README's table, rejected flags, flags that
+change the run) are in tests/test_demo_flags.py. dark_mountain's learning-rate labels are
+checked against the closed form of gradient descent on its bowl.
 """
 import json
 import os
@@ -13,31 +13,10 @@ import runpy
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-
-# the flags each demo honours (besides -h/--help)
-FLAGS = {
-    "graph_tour.py": {"--seed", "--batch-size", "--format", "--out"},
-    "scalar_moons.py": {"--n", "--steps", "--lr", "--seed", "--out", "--quiet"},
-    "digits.py": {"--optimizer", "--lr", "--batch-size", "--epochs", "--seed", "--out",
-                  "--quiet"},
-    "cnn_digits.py": {"--optimizer", "--lr", "--batch-size", "--epochs", "--seed", "--out",
-                      "--quiet"},
-    "house_prices.py": {"--optimizer", "--lr", "--batch-size", "--epochs", "--n", "--seed",
-                        "--out", "--quiet"},
-    "dark_mountain.py": {"--optimizer", "--lr", "--steps", "--out", "--quiet"},
-    "vanishing_exploding.py": {"--optimizer", "--lr", "--batch-size", "--epochs", "--seed",
-                               "--out", "--quiet"},
-    "attention.py": {"--lr", "--batch-size", "--steps", "--seed", "--out", "--quiet"},
-    "tour.py": {"--out"},
-}
-EVERY_FLAG = {"--optimizer": "sgd", "--lr": "0.1", "--batch-size": "8", "--epochs": "2",
-              "--steps": "3", "--n": "50", "--seed": "3", "--format": "svg", "--quiet": None}
+from demo_helpers import FLAGS, ROOT, pictures_ok, run_demo
 
 # tiny settings for each demo's run in this module (the tour uses its own)
 TINY = {
@@ -79,11 +58,6 @@ finally:
 '''
 
 
-def run_demo(name, *args):
-    return subprocess.run([sys.executable, str(ROOT / "demos" / name), *args],
-                          capture_output=True, text=True, timeout=600)
-
-
 def run_recorded(name, folder, *args):
     """Run a demo with --out folder; (completed process, the argument names it read)."""
     record = folder / "args_read.json"
@@ -103,13 +77,6 @@ def runs(tmp_path_factory):
         return dict(pool.map(one, TINY))
 
 
-def pictures_ok(folder, names):
-    for n in names:
-        p = folder / n
-        assert p.exists() and p.stat().st_size > 2000, n
-        assert p.read_bytes()[:4] == b"\x89PNG", n
-
-
 def ok(runs, name):
     r, _, folder = runs[name]
     assert r.returncode == 0, r.stdout + r.stderr
@@ -117,44 +84,6 @@ def ok(runs, name):
 
 
 # --- flags -----------------------------------------------------------------------------
-
-def help_flags(text):
-    options = text.split("options:")[1]
-    return set(re.findall(r"^\s+(--[a-z-]+)", options, flags=re.M)) - {"--help"}
-
-
-@pytest.mark.parametrize("script", sorted(FLAGS))
-def test_help_lists_exactly_the_flags_the_demo_honours(script):
-    r = run_demo(script, "--help")
-    assert r.returncode == 0, r.stderr
-    assert help_flags(r.stdout) == FLAGS[script]
-
-
-def test_readme_flag_table_matches():
-    text = (ROOT / "README.md").read_text().split("| demo | flags besides `--out` |")[1]
-    table = {}
-    for line in text.split("\n\n")[0].splitlines()[2:]:
-        demos, flags = line.strip("|").split("|")
-        for demo in re.findall(r"`([a-z_]+\.py)`", demos):
-            table[demo] = set(re.findall(r"`(--[a-z-]+)`", flags)) | {"--out"}
-    assert table == FLAGS
-
-
-@pytest.mark.parametrize("script", sorted(FLAGS))
-def test_flags_a_demo_does_not_honour_are_rejected(script):
-    unused = [f for f in EVERY_FLAG if f not in FLAGS[script]]
-    args = [a for f in unused for a in (f, EVERY_FLAG[f]) if a is not None]
-    r = run_demo(script, *args)
-    assert r.returncode == 2 and "unrecognized arguments" in r.stderr, r.stderr
-    for flag in unused:
-        assert flag in r.stderr
-
-
-def test_graph_tour_rejects_training_flags():
-    for flag in ("--lr", "--optimizer", "--epochs"):
-        r = run_demo("graph_tour.py", flag, "sgd" if flag == "--optimizer" else "1")
-        assert r.returncode == 2 and f"unrecognized arguments: {flag}" in r.stderr
-
 
 @pytest.mark.parametrize("script", sorted(FLAGS))
 def test_every_listed_flag_is_read_by_the_demo(runs, script):
@@ -171,37 +100,6 @@ def test_quiet_silences_the_progress_bars(runs, script):
         assert "it/s" not in r.stderr and "%|" not in r.stderr, r.stderr[-500:]
     else:
         assert "%|" in r.stderr  # the bar is there without --quiet
-
-
-def normalised(text, folder):
-    text = text.replace(str(folder), "OUT")
-    return re.sub(r"\d+\.\d+ s\b", "T s", text)
-
-
-def effects(tmp_path, script, base, changes):
-    """Run the demo with ``base`` and with each change; each output must differ (``base``
-    has --quiet where the demo takes it: a progress bar's timings would differ anyway)."""
-    outs = {}
-    for i, extra in enumerate([[]] + changes):
-        folder = tmp_path / str(i)
-        r = run_demo(script, "--out", str(folder), *base, *extra)
-        outs[" ".join(extra)] = normalised(r.stdout + r.stderr, folder)
-    first = outs.pop("")
-    for change, out in outs.items():
-        assert out != first, f"{script}: {change} changed nothing"
-
-
-def test_graph_tour_flags_change_the_pictures(tmp_path):
-    effects(tmp_path, "graph_tour.py", ["--format", "svg"],
-            [["--seed", "1"], ["--batch-size", "7"]])
-    r = run_demo("graph_tour.py", "--out", str(tmp_path / "png"), "--format", "png")
-    assert r.returncode == 0, r.stderr
-    pictures_ok(tmp_path / "png", ["graph_mlp.png", "graph_loss.png"])
-
-
-def test_scalar_moons_flags_change_the_run(tmp_path):
-    effects(tmp_path, "scalar_moons.py", ["--n", "40", "--steps", "3", "--quiet"],
-            [["--n", "41"], ["--steps", "6"], ["--lr", "0.3"], ["--seed", "2"]])
 
 
 # --- each demo ---------------------------------------------------------------------------
@@ -240,12 +138,6 @@ def test_cnn_digits_demo(runs):
     assert "lr 0.1, batch 32, 20 epochs" in r.stdout
     pictures_ok(folder, ["cnn_digits_accuracy.png", "cnn_filters.png", "cnn_feature_maps.png",
                          "cnn_graph.png"])
-
-
-def test_cnn_digits_flags_change_the_run(tmp_path):
-    effects(tmp_path, "cnn_digits.py", ["--epochs", "1", "--quiet"],
-            [["--lr", "0.05"], ["--batch-size", "64"], ["--seed", "1"], ["--epochs", "2"],
-             ["--optimizer", "adam", "--lr", "0.01"]])
 
 
 def test_house_prices_demo(runs):
@@ -332,11 +224,6 @@ def test_attention_demo_says_when_it_stops_short(tmp_path):
     assert (f"did not reach the goal (95% held-out exact match): {reached}% after 3 steps"
             in r.stderr), r.stderr
     pictures_ok(tmp_path, ["attention_maps.png", "attention_loss.png"])
-
-
-def test_attention_flags_change_the_run(tmp_path):
-    effects(tmp_path, "attention.py", ["--steps", "2", "--quiet"],
-            [["--lr", "0.01"], ["--batch-size", "8"], ["--steps", "3"], ["--seed", "1"]])
 
 
 # --- dark_mountain's learning-rate labels --------------------------------------------------
