@@ -4,8 +4,9 @@ other rows and checked the same way (forward in float64 and float32, gradient wi
 upstream gradient against finite differences, Hessian-vector product).
 
 The indices repeat entries on purpose, so each row also checks that their gradients add up.
-Attention has no row: it takes three inputs and masks, and tests/test_sequence_ops.py
-checks it against the formula written out, by finite differences, and twice differentiated.
+Attention has no row: it takes three inputs and masks, and
+tests/test_sequence_norm_attention.py checks it against the formula written out, by finite
+differences, and twice differentiated.
 """
 from __future__ import annotations
 
