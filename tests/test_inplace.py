@@ -165,3 +165,24 @@ def test_an_optimizer_step_between_forward_and_backward_is_an_error(make_opt):
     b_only = (lin.bias * w[0]).sum()
     opt.step()
     b_only.backward()
+
+
+def test_the_step_check_follows_a_replaced_parameter_array_and_in_place_edits():
+    """An optimizer registers each parameter buffer once; a new p.data is registered at the
+    next step, and a tensor in-place write in between keeps its own record."""
+    lin = mg.nn.Linear(3, 2)
+    opt = mg.optim.SGD(lin.parameters(), lr=0.1)
+    x = mg.tensor(np.ones((4, 3), np.float32))
+    w = np.arange(8, dtype=np.float32).reshape(4, 2)
+    (lin(x) * w).sum().backward()
+    opt.step()
+    lin.weight.data = lin.weight.data.copy()       # the documented escape hatch
+    stale = (lin(x) * w).sum()
+    opt.step()                                     # registers the new buffer, writes it
+    with pytest.raises(RuntimeError, match=r"SGD\.step\(\) updated it in place"):
+        stale.backward()
+    fresh = (lin(x) * w).sum()
+    with mg.no_grad():
+        lin.weight.mul_(1.0)                       # a tensor in-place write, after the step
+    with pytest.raises(RuntimeError, match=r"compute out of place"):
+        fresh.backward()

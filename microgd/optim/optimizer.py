@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..ops.core import ShapeError
-from ..ops.inplace import mark_written
+from ..ops.inplace import STEPPED, mark_step, register_step
 from ..state import enable_grad, no_grad
 from ..tensor import Tensor
 
@@ -62,6 +62,9 @@ class Optimizer:
         self.state: dict[Tensor, dict[str, Any]] = {}
         self.param_groups: list[dict[str, Any]] = []
         self._scratch: dict[tuple, np.ndarray] = {}
+        # [edit count, name] of this optimizer's last step, shared by its parameters'
+        # buffers (ops/inplace.py): a graph that used them before it cannot be backpropagated
+        self._step_record: list = [0, f"{type(self).__name__}.step()"]
         if isinstance(params, (set, frozenset)):
             raise TypeError(f"{name}: params must be an ordered iterable (a list), not a set: "
                             "the order of a set changes between runs, and state_dict "
@@ -162,6 +165,7 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         todo = []
+        record = self._step_record
         for group in self.param_groups:
             for p in group["params"]:
                 grad = p.grad
@@ -172,6 +176,8 @@ class Optimizer:
                         or grad.dtype != theta.dtype):
                     grad = self._checked_grad(p, grad)
                 todo.append((p, grad, group))
+                if STEPPED.get(id(theta)) is not record:  # first step, or p.data replaced
+                    register_step(theta, record)
         with no_grad():  # an update is not part of any graph
             for p, grad, group in todo:
                 state = self.state.get(p)
@@ -179,7 +185,7 @@ class Optimizer:
                     state = self.state[p] = {}
                 self.update(p, grad, state, group)
         if todo:  # a graph that used the old values can no longer be backpropagated
-            mark_written(*[p.data for p, _, _ in todo], by=f"{type(self).__name__}.step()")
+            mark_step(record)
         return loss
 
     def _checked_grad(self, p: Tensor, grad: Any) -> np.ndarray:
