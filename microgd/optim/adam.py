@@ -61,8 +61,8 @@ class Adam(Optimizer):
         if group["amsgrad"]:
             v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
         step_size = lr / (1 - beta1 ** t)              # lr / (1 − β1ᵗ): m̂ = m / (1 − β1ᵗ)
-        np.sqrt(v, out=s)
-        s /= math.sqrt(1 - beta2 ** t)                 # √v̂ = √v / √(1 − β2ᵗ)
+        np.sqrt(v, out=s)                              # √v̂ = √v / √(1 − β2ᵗ), as a product
+        s *= 1 / math.sqrt(1 - beta2 ** t)             # (a division pass costs 2x a product)
         s += group["eps"]
         np.divide(m, s, out=s)
         s *= step_size                                 # lr·m̂ / (√v̂ + ε)
