@@ -56,11 +56,16 @@ chromium:
 # torch==2.13.0 is pinned: this machine kind keeps that CPU wheel on disk (pip takes it
 # without a download); any other version would fetch a multi-GB CUDA build.
 torch: $(TORCH_STAMP)
+# If it cannot be installed (no wheel on disk, no network), the suite still runs and its
+# summary lists the PyTorch cross-checks as skipped, with the reason.
 $(TORCH_STAMP): pyproject.toml
-	test -x $(TORCH_VENV)/bin/python || $(PYTHON) -m venv $(TORCH_VENV)
-	$(TORCH_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(TORCH_VENV)/bin/python -m pip install --quiet -e . torch==2.13.0
-	touch $(TORCH_STAMP)
+	@test -x $(TORCH_VENV)/bin/python || $(PYTHON) -m venv $(TORCH_VENV)
+	@if $(TORCH_VENV)/bin/python -m pip install --quiet --upgrade pip && \
+	    $(TORCH_VENV)/bin/python -m pip install --quiet -e . torch==2.13.0; then \
+	  touch $(TORCH_STAMP); \
+	else \
+	  echo "WARNING: could not install torch==2.13.0 into $(TORCH_VENV): the PyTorch cross-checks will be skipped"; \
+	fi
 
 demo: setup
 	$(PY) demos/tour.py --out out
