@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 
 from ..state import generator
-from .core import Op, ShapeError, constant, is_tensor, lift
+from .core import Op, ShapeError, constant, is_tensor, lift, ones
 from .elementwise import Exp, astype, where
 from .linalg import matmul
+from .reduce import row_max
 from .shape import stack, swapaxes
 
 
@@ -84,7 +85,7 @@ def _softmax_scores(q: Any, k: Any, scale: float, mask: Any, alive: Any) -> Any:
     scores = matmul(q * scale, swapaxes(k, -1, -2))  # the fused op's order, bit for bit
     if mask is not None:
         scores = scores + (mask if is_tensor(mask) else constant(mask, scores))
-    e = Exp.apply(scores - _row_max(scores.data))
+    e = Exp.apply(scores - row_max(scores.data))
     weights = e / matmul(e, constant(_ones_column(e.data), e))
     return weights if alive is None else weights * alive  # 0 for rows that see nothing
 
@@ -116,7 +117,7 @@ class Attention(Op):
         w = (q * q.dtype.type(scale)) @ k.swapaxes(-1, -2)
         if mask is not None:
             w += mask  # it broadcasts to the scores' shape (checked by the callers)
-        w -= _row_max(w)
+        w -= row_max(w)
         np.exp(w, out=w)
         w /= w @ _ones_column(w)
         if alive is not None:
@@ -195,26 +196,10 @@ def _packed(x: Any, heads: int | None) -> tuple:
     return x[0], x[1], x[2]
 
 
-def _row_max(w: np.ndarray) -> np.ndarray:
-    """The max over the last axis, keepdims. numpy reduces a short last axis row by row
-    (108 µs on G1's (32, 2, 32, 32) scores); transposed to a contiguous copy, the rows
-    become columns, and folding their halves onto each other is a few vectorised
-    np.maximum (50 µs). A max is exact, so this is bit for bit ``w.max(axis=-1)``."""
-    m = np.ascontiguousarray(w.swapaxes(-1, -2))
-    n = m.shape[-2]
-    while n > 1:
-        h = n // 2
-        folded = np.maximum(m[..., :h, :], m[..., h:2 * h, :])
-        if n % 2:  # the odd row out joins the first
-            np.maximum(folded[..., :1, :], m[..., 2 * h:n, :], out=folded[..., :1, :])
-        m, n = folded, h
-    return m.swapaxes(-1, -2)
-
-
 def _ones_column(w: np.ndarray) -> np.ndarray:
     """(S, 1) ones: ``w @ ones`` sums the last axis with BLAS, 12 µs where
     ``w.sum(axis=-1)`` takes 47 on G1's scores (numpy reduces a short last axis slowly)."""
-    return np.ones((w.shape[-1], 1), w.dtype)
+    return ones(w.shape[-1], w.dtype)[:, None]
 
 
 def attend(q: Any, k: Any, v: Any, mask: Any = None, dropout_p: float = 0.0,

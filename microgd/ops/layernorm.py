@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .core import Op, ShapeError, fractional, is_tensor, keepdims_shape, lift
+from .core import Op, ShapeError, fractional, is_tensor, keepdims_shape, lift, ones
 from .elementwise import sqrt
 from .reduce import Sum
 
@@ -29,9 +29,9 @@ def normalise(x: Any, axes: tuple, eps: float) -> tuple[Any, Any]:
     # one row per example (the normalised axes are the last ones); the row means as
     # products with a ones vector: 6 µs where .mean(axis=-1) takes 38 on G1's (1024, 64)
     rows = x.reshape(_examples(x, axes), n)
-    ones = np.ones(n, x.dtype)
-    centred = rows - ((rows @ ones) / n)[:, None]
-    rstd = 1 / np.sqrt((np.square(centred) @ ones) / n + eps)
+    unit = ones(n, x.dtype)
+    centred = rows - ((rows @ unit) / n)[:, None]
+    rstd = 1 / np.sqrt((np.square(centred) @ unit) / n + eps)
     centred *= rstd[:, None]  # now x̂, in the buffer this function made
     return centred.reshape(x.shape), rstd.reshape(keepdims_shape(x.shape, axes))
 
@@ -74,7 +74,7 @@ class LayerNorm(Op):
         m = _examples(x, axes)
         g2, xhat2 = g.reshape(m, n), xhat.reshape(m, n)
         shape = x.shape[x.ndim - len(axes):]
-        examples = np.ones(g2.shape[0], g.dtype)  # Σ over the examples = ones @ rows
+        examples = ones(g2.shape[0], g.dtype)  # Σ over the examples = ones @ rows
         gxhat = g2 * xhat2
         grads: list = [None]
         if has_weight:
@@ -82,7 +82,7 @@ class LayerNorm(Op):
         if len(affine) > has_weight:
             grads.append((examples @ g2).reshape(shape) if needs[-1] else None)
         if needs[0]:  # mean(ĝ) = g·w / n and mean(ĝ x̂) = (g x̂)·w / n: matrix-vector
-            w = affine[0].reshape(-1) if has_weight else np.ones(n, g.dtype)
+            w = affine[0].reshape(-1) if has_weight else ones(n, g.dtype)
             gx = g2 * w if has_weight else g2.copy()  # ĝ, then dx in place
             gx -= ((g2 @ w) / n)[:, None]
             gx -= xhat2 * ((gxhat @ w) / n)[:, None]
