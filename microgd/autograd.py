@@ -6,25 +6,27 @@ parents through the node's vector-Jacobian product (VJP). This file is that idea
 
 It knows a node only through the ``Node`` protocol below (``Value`` in scalar.py and
 ``Tensor`` in tensor.py both speak it), so it imports neither engine. The walk is
-iterative (an explicit stack, no recursion), so a chain of a million nodes backpropagates
-without ``RecursionError``.
+iterative (a heap of waiting nodes, no recursion), so a chain of a million nodes
+backpropagates without ``RecursionError``; its order comes from when each node was made.
 """
 from __future__ import annotations
 
 import gc
+import heapq
 import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
 
-from .state import set_grad_enabled
+from .state import REBASED, set_grad_enabled
 
 
 class Node(Protocol):
     """What the walk needs of a graph node."""
 
     _parents: tuple               # the nodes it was computed from (empty for a leaf)
+    _seq: int                     # when it was made (state.next_seq): after its parents
     requires_grad: bool           # whether gradients should flow into it at all
 
     def _vjp(self, g: Any, create_graph: bool) -> Sequence[Any]:
@@ -77,6 +79,24 @@ class RemovableHandle:
 
 
 # --------------------------------------------------------------------------- the walk
+def inputs_of(node: Any) -> tuple:
+    """``node._parents`` as they were when ``node`` was made.
+
+    An in-place op turns a Tensor into a later node (after ``x.mul_(2)``, ``x`` is the
+    product, and its earlier self is kept in ``_before``); a node that used ``x`` before
+    that still means the earlier ``x``, as in PyTorch. A later node has a higher number."""
+    parents = node._parents
+    if not REBASED[0]:
+        return parents
+    seq = node._seq
+    out = []
+    for parent in parents:
+        while parent._seq > seq:
+            parent = parent._before
+        out.append(parent)
+    return tuple(out)
+
+
 def count_users(roots: Iterable[Any]) -> dict:
     """For every node reachable from ``roots`` (through parents that require grad): how
     many edges lead out of it to nodes that used it. Iterative, so depth is unlimited."""
@@ -88,7 +108,7 @@ def count_users(roots: Iterable[Any]) -> dict:
             stack.append(root)
     while stack:
         node = stack.pop()
-        for parent in node._parents:
+        for parent in inputs_of(node):
             if parent.requires_grad:
                 if parent in users:
                     users[parent] += 1
@@ -109,7 +129,7 @@ def reachable(root: Any, max_depth: int | None = None) -> tuple[list, list]:
         nodes.append(node)
         if max_depth is not None and depth >= max_depth:
             continue
-        for parent in node._parents:
+        for parent in inputs_of(node):
             edges.append((parent, node))
             if id(parent) not in seen:
                 seen.add(id(parent))
@@ -127,7 +147,7 @@ def topological_order(roots: Iterable[Any]) -> list:
     while ready:
         node = ready.pop()
         order.append(node)
-        for parent in node._parents:
+        for parent in inputs_of(node):
             if parent.requires_grad:
                 users[parent] -= 1
                 if users[parent] == 0:
@@ -147,7 +167,10 @@ def backpropagate(
 
     A node is finished once every node that used it has handed back its share of the
     gradient (the chain rule sums over uses); then its own VJP passes the total on to its
-    parents. Counting the users first gives that order without recursion.
+    parents. Every node was made after its inputs and numbered then (``_seq``), so its
+    users all have higher numbers: taking the waiting node with the highest number next
+    (a heap) finishes each node after all its users, with no recursion and no pass to count
+    them first. Leaves wait until the end, when their totals are complete.
 
     With ``inputs=None`` every finished gradient goes to ``node._accumulate`` (this is
     ``.backward()``); otherwise the gradients of ``inputs`` are returned, keyed by node,
@@ -161,73 +184,74 @@ def backpropagate(
     saves an allocation the size of its input on every step.
     """
     pending: dict = {}  # node -> gradient summed over the users that have handed theirs
+    heap: list = []     # (-_seq, id, node) for the nodes in pending: the latest made first
+    leaves: dict = {}   # leaf -> gradient summed so far
     for root, seed in zip(roots, seeds):
-        pending[root] = seed if root not in pending else pending[root] + seed
-    users = count_users(pending)
-    ready = [(root, pending.pop(root)) for root in list(pending) if users[root] == 0]
+        waiting = pending if root._parents else leaves
+        if root in waiting:
+            waiting[root] = waiting[root] + seed
+        else:
+            waiting[root] = seed
+            if root._parents:
+                heap.append((-root._seq, id(root), root))
+    heapq.heapify(heap)
     wanted = None if inputs is None else set(inputs)
     found: dict = {}
     # The walk makes no reference cycles, so Python's cycle collector has nothing to find
     # here; on a big graph its passes over millions of live nodes would cost ~15 % of it.
-    pause_gc = len(users) > 10_000 and gc.isenabled()
+    pause_gc = gc.isenabled()
     if pause_gc:
         gc.disable()
     try:
-        _walk(ready, pending, users, wanted, found, retain_graph, create_graph)
+        _walk(heap, pending, leaves, wanted, found, retain_graph, create_graph)
+        for leaf, g in leaves.items():
+            if HOOKS and id(leaf) in HOOKS:
+                g = leaf._run_hooks(g)
+            if wanted is None:
+                leaf._accumulate(g)
+            elif leaf in wanted:
+                found[leaf] = g.copy() if type(g) is np.ndarray else g
     finally:
         if pause_gc:
             gc.enable()
     return found
 
 
-def _walk(ready: list, pending: dict, users: dict, wanted: set | None, found: dict,
+def _walk(heap: list, pending: dict, leaves: dict, wanted: set | None, found: dict,
           retain_graph: bool, create_graph: bool) -> None:
-    """The loop of ``backpropagate``: finish nodes whose users are all done."""
-    pop, get, push = pending.pop, pending.get, ready.append
+    """The loop of ``backpropagate``: finish the latest-made waiting node, until none waits."""
+    pop, get, heappop, heappush = pending.pop, pending.get, heapq.heappop, heapq.heappush
     hooks = HOOKS
-    while ready:
-        node, g = ready.pop()                     # every user of node is done: g is total
-        parents = node._parents
-        if g is not None:
-            if hooks and id(node) in hooks:
-                g = node._run_hooks(g)            # observe, or replace, the gradient
-            if wanted is None:
-                node._accumulate(g)               # a released node raises here
-            elif node in wanted:  # a copy: the node's VJP may overwrite g in place
-                found[node] = g.copy() if type(g) is np.ndarray else g
-            if not parents:
-                if wanted is not None:
-                    node._vjp(g, create_graph)    # a released node raises here
-                continue
-            grads = node._vjp(g, create_graph)
-        elif not parents:
-            continue
-        else:
-            grads = (None,) * len(parents)        # nothing flows through here
+    rebased = REBASED[0]
+    while heap:
+        node = heappop(heap)[2]
+        g = pop(node)                             # every user of node is done: g is total
+        if hooks and id(node) in hooks:
+            g = node._run_hooks(g)                # observe, or replace, the gradient
+        if wanted is None:
+            node._accumulate(g)                   # a released node raises here
+        elif node in wanted:  # a copy: the node's VJP may overwrite g in place
+            found[node] = g.copy() if type(g) is np.ndarray else g
+        parents = inputs_of(node) if rebased else node._parents
+        grads = node._vjp(g, create_graph)        # a released node raises here
         # An index, not zip(): this loop starts once per node, and building zip's iterators
         # each time cost a fifth of the whole walk on a long chain.
         i = 0
         for parent in parents:
             pg = grads[i]
             i += 1
-            if not parent.requires_grad:
-                continue
-            left = users[parent] - 1
-            if left:                              # more users to come: keep the sum
-                users[parent] = left
-                if pg is not None:
-                    previous = get(parent)
-                    pending[parent] = pg if previous is None else previous + pg
-            else:                                 # the last user: the parent is ready
-                previous = pop(parent, None)
-                if previous is not None:
-                    pg = previous if pg is None else previous + pg
-                if not parent._parents and wanted is None and pg is not None:
-                    if hooks and id(parent) in hooks:
-                        pg = parent._run_hooks(pg)
-                    parent._accumulate(pg)        # a leaf: store it now, nothing to pass on
+            if pg is None or not parent.requires_grad:
+                continue                          # nothing flows back along this edge
+            if parent._parents:                   # an op's result: it waits in the heap
+                previous = get(parent)
+                if previous is None:
+                    pending[parent] = pg
+                    heappush(heap, (-parent._seq, id(parent), parent))
                 else:
-                    push((parent, pg))
+                    pending[parent] = previous + pg
+            else:                                 # a leaf: summed now, stored at the end
+                previous = leaves.get(parent)
+                leaves[parent] = pg if previous is None else previous + pg
         if not retain_graph:
             node._release()
 

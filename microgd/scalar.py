@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Union
 
 from .autograd import backpropagate
+from .state import next_seq
 
 Number = Union[int, float]
 
@@ -30,7 +31,7 @@ def _check_number(x: object, where: str) -> float:
 class Value:
     """A scalar that remembers how it was computed, so gradients can flow back to it."""
 
-    __slots__ = ("data", "grad", "label", "_parents", "_local", "_op", "_const")
+    __slots__ = ("data", "grad", "label", "_parents", "_local", "_op", "_const", "_seq")
     requires_grad = True  # every Value takes part in backprop
 
     def __init__(self, data: Number, label: str = "") -> None:
@@ -41,6 +42,7 @@ class Value:
         self._local: float | tuple[float, ...] = ()  # d self / d parent, one per parent
         self._op = ""
         self._const: float | None = None
+        self._seq = next_seq()  # when it was made: the walk's order (autograd.py)
 
     # ----------------------------------------------------------------- arithmetic
     # A Python number on either side is folded into the op (no node of its own): the graph
@@ -188,6 +190,7 @@ def _node(data: float, parents: tuple, op: str, local: tuple) -> Value:
     out._local = local
     out._op = op
     out._const = None
+    out._seq = next_seq()
     return out
 
 
@@ -202,6 +205,7 @@ def _node1(data: float, parent: Value, op: str, local: float, const: float | Non
     out._local = local
     out._op = op
     out._const = const
+    out._seq = next_seq()
     return out
 
 

@@ -12,6 +12,7 @@ This module imports nothing from the rest of microgd: it is the ground floor.
 from __future__ import annotations
 
 import functools
+import itertools
 import threading
 from typing import Any
 
@@ -28,6 +29,19 @@ class _State(threading.local):
 
 
 STATE = _State()
+
+
+# --------------------------------------------------------------------------- creation order
+# Every graph node (Value or Tensor) takes the next number when it is made, and a node is
+# always made after its inputs: so taking nodes from the highest number down visits each one
+# after every node that used it. That is the backprop walk's order (autograd.py), with no
+# counting pass first. One counter for the process: a node made in another thread is still
+# made after its inputs (``itertools.count`` is safe to share between threads).
+next_seq = itertools.count(1).__next__
+
+# How many times an in-place op has turned a Tensor into a later node (ops/inplace.py). Until
+# it has happened once, the walk need not look for parents that changed after their users.
+REBASED = [0]
 
 
 # --------------------------------------------------------------------------- grad mode

@@ -20,7 +20,7 @@ from .anomaly import check_backward
 from .autograd import HOOKS, RemovableHandle, add_hook, backpropagate
 from .methods import TensorMethods
 from .ops.inplace import EDITS, check_saved
-from .state import STATE, get_default_dtype, set_default_dtype
+from .state import STATE, get_default_dtype, next_seq, set_default_dtype
 
 __all__ = ["Tensor", "tensor", "as_tensor", "get_default_dtype", "set_default_dtype"]
 
@@ -66,7 +66,7 @@ class Tensor(TensorMethods):
     """An n-dimensional array that can take part in backpropagation."""
 
     __slots__ = ("data", "grad", "requires_grad", "name", "_parents", "_op", "_ctx", "_scope",
-                 "_epoch", "__weakref__")
+                 "_seq", "_epoch", "_before", "__weakref__")
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operator
     __hash__ = object.__hash__  # == is elementwise, identity is the hash
 
@@ -81,6 +81,7 @@ class Tensor(TensorMethods):
         self._op: Any = None
         self._ctx: Any = None
         self._scope = STATE.scope
+        self._seq = next_seq()
         if EDITS[0]:
             self._epoch = EDITS[0]
 
@@ -97,6 +98,7 @@ class Tensor(TensorMethods):
         t._op = op
         t._ctx = ctx
         t._scope = STATE.scope
+        t._seq = next_seq()  # made after its parents (the walk's order: autograd.py)
         if EDITS[0]:  # only once something was changed in place (see ops/inplace.py)
             t._epoch = EDITS[0]
         return t

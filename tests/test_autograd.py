@@ -22,20 +22,20 @@ def test_topological_order_visits_each_node_after_its_users():
 def test_tensor_and_value_share_the_walk():
     import microgd.autograd as ag
     calls = []
-    original = ag.count_users
+    original = ag._walk
 
-    def spy(roots):
-        calls.append(type(next(iter(roots))).__name__)
-        return original(roots)
+    def spy(heap, *args):
+        calls.append(type(heap[0][2]).__name__)
+        return original(heap, *args)
 
-    ag.count_users = spy
+    ag._walk = spy
     try:
         v = mg.Value(2.0)
         (v * v).backward()
         t = mg.tensor([1.0, 2.0], requires_grad=True)
         (t * t).sum().backward()
     finally:
-        ag.count_users = original
+        ag._walk = original
     assert calls == ["Value", "Tensor"]
 
 

@@ -95,6 +95,31 @@ def test_in_place_on_a_non_leaf_is_recorded_and_differentiates(rng):
     np.testing.assert_allclose(w.grad, 3 * g)
 
 
+def test_a_node_used_before_an_in_place_write_keeps_the_value_it_used(rng):
+    """z used x before x *= 2: z's gradient goes to the earlier x, not through the write
+    (PyTorch: d/da of (3a + 1)·g1 + (2·3a)·g2 is 3·g1 + 6·g2). This was once 6·g1 + 6·g2."""
+    a = mg.tensor(rng.standard_normal(4), requires_grad=True, dtype=np.float64)
+    g1, g2 = rng.standard_normal(4), rng.standard_normal(4)
+    x = a * 3.0
+    z = x + 1.0
+    x *= 2.0
+    w = x * 1.0
+    ((z * mg.tensor(g1)).sum() + (w * mg.tensor(g2)).sum()).backward()
+    np.testing.assert_allclose(a.grad, 3 * g1 + 6 * g2)
+    # twice in a row, with users in between: each keeps the x it saw
+    b = mg.tensor(rng.standard_normal(4), requires_grad=True, dtype=np.float64)
+    x = b * 1.0
+    u0 = x * 1.0
+    x += 1.0
+    u1 = x * 1.0
+    x *= 5.0
+    u2 = x * 1.0
+    (gu0,) = mg.grad((u0 * mg.tensor(g2)).sum(), b, retain_graph=True)
+    np.testing.assert_allclose(gu0.data, g2)
+    (u0 * mg.tensor(g1) + u1 * mg.tensor(g2) + u2).sum().backward()
+    np.testing.assert_allclose(b.grad, g1 + g2 + 5.0)
+
+
 def test_copy_routes_the_gradient_to_the_source(rng):
     src = mg.tensor(rng.standard_normal(3), requires_grad=True, dtype=np.float64)
     x = mg.tensor(rng.standard_normal(3), requires_grad=True, dtype=np.float64)

@@ -6,7 +6,8 @@ check that keeps them honest, with PyTorch's rules:
   the graph would lose the value it started from.
 - Any other tensor is overwritten in its own buffer. If it is part of a recorded graph, the
   write is recorded too: the tensor becomes the output of the new op, and the op's input is
-  the tensor's previous identity (a new node sharing the old buffer).
+  the tensor's previous identity (a new node sharing the old buffer). Nodes that used the
+  tensor before the write still mean that previous identity (``autograd.inputs_of``).
 - A backward that needs a value changed in place after it was used raises "modified by an
   in-place operation" instead of silently using the new value. Every write bumps a global
   count and records it against the written array's base buffer (so views count too); a node
@@ -26,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..state import STATE
+from ..state import REBASED, STATE
 from .core import ShapeError, constant, is_tensor, lift
 from .elementwise import where
 
@@ -117,6 +118,8 @@ def inplace(t: Any, name: str, fn: Callable[[Any, Any], Any], other: Any) -> Any
     if recording:  # the op's input is the tensor as it was: a node sharing its old buffer
         old = t._make(t.data, t._parents, t._op, t._ctx, t.requires_grad)
         old._epoch, old._scope, old.name = getattr(t, "_epoch", 0), t._scope, t.name
+        if hasattr(t, "_before"):  # written in place before: the chain of earlier selves
+            old._before = t._before
         new = fn(old, other)
     else:
         new = fn(t, other)
@@ -129,10 +132,12 @@ def inplace(t: Any, name: str, fn: Callable[[Any, Any], Any], other: Any) -> Any
                         f"(t = t.astype({new.dtype}))")
     np.copyto(t.data, new.data, casting="unsafe")
     mark_written(t.data)
-    if recording:
+    if recording:  # t becomes the new node; nodes that used it before keep the old one
+        old._seq, t._seq, t._before = t._seq, new._seq, old
         t._parents, t._op, t._ctx = new._parents, new._op, new._ctx
         t._epoch = getattr(new, "_epoch", 0)
         t.requires_grad = True
+        REBASED[0] += 1
     return t
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import backpropagate
+from ..autograd import backpropagate, inputs_of
 from ..scalar import Value
 from .graph import DEFAULT_GRAD_RANGE, GradScale, _clean, _fmt
 from .page import CANVAS, check_path, check_root, graph_data, write_page
@@ -58,13 +58,14 @@ class _Stand:
     """A node's stand-in in the walk: same parents and requires_grad, records instead of
     storing, and asks the real node for its VJP."""
 
-    __slots__ = ("node", "index", "log", "_parents", "requires_grad")
+    __slots__ = ("node", "index", "log", "_parents", "requires_grad", "_seq")
     _hooks = None
     _parents: tuple  # set once every node has its stand-in
 
     def __init__(self, node: Any, index: int, log: list) -> None:
         self.node, self.index, self.log = node, index, log
         self.requires_grad = node.requires_grad
+        self._seq = node._seq  # the walk's order is the real nodes' order
 
     def _accumulate(self, g: Any) -> None:
         self.log.append(("finish", self.index, g if isinstance(g, float) else np.array(g)))
@@ -107,7 +108,7 @@ def record(root: Any) -> tuple[list[dict], list, dict]:
     stands = [_Stand(n, i, log) for i, n in enumerate(nodes)]
     where = {id(n): i for i, n in enumerate(nodes)}
     for n, s in zip(nodes, stands):
-        s._parents = tuple(stands[where[id(p)]] for p in n._parents)
+        s._parents = tuple(stands[where[id(p)]] for p in inputs_of(n))
     backpropagate([stands[0]], [seed], retain_graph=True)
     return _frames(log, nodes, data), nodes, data
 
@@ -129,7 +130,7 @@ def _frames(log: list, nodes: list, data: dict) -> list[dict]:
         frame = frames[-1]
         assert frame["node"] == i, "the walk finishes a node right before its VJP"
         node = nodes[i]
-        for j, (parent, pg) in enumerate(zip(node._parents, grads)):
+        for j, (parent, pg) in enumerate(zip(inputs_of(node), grads)):
             if pg is None or not parent.requires_grad:
                 continue
             p = where[id(parent)]
