@@ -161,8 +161,10 @@ CONFIGS = [
     ("Adam", dict(lr=0.01)),
     ("Adam", dict(lr=0.01, betas=(0.3, 0.4), weight_decay=0.1)),
     ("Adam", dict(lr=0.01, amsgrad=True, weight_decay=0.1)),
+    ("Adam", dict(lr=0.0)),                    # the moments move, the parameters stay
     ("AdamW", dict(lr=0.01)),
     ("AdamW", dict(lr=0.01, betas=(0.0, 0.5), amsgrad=True, weight_decay=0.2)),
+    ("AdamW", dict(lr=0.0, weight_decay=0.2)),
 ]
 
 

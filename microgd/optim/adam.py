@@ -60,12 +60,16 @@ class Adam(Optimizer):
         v += np.multiply(s, g, out=s)                  # v ← β2 v + (1 − β2) g²
         if group["amsgrad"]:
             v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-        step_size = lr / (1 - beta1 ** t)              # lr / (1 − β1ᵗ): m̂ = m / (1 − β1ᵗ)
-        np.sqrt(v, out=s)                              # √v̂ = √v / √(1 − β2ᵗ), as a product
-        s *= 1 / math.sqrt(1 - beta2 ** t)             # (a division pass costs 2x a product)
-        s += group["eps"]
-        np.divide(m, s, out=s)
-        s *= step_size                                 # lr·m̂ / (√v̂ + ε)
+        # d = lr·m̂ / (√v̂ + ε), with m̂ = m / (1 − β1ᵗ) and √v̂ = √v / √(1 − β2ᵗ), computed
+        # as m / ((√v̂ + ε) / step_size): the scalars folded into one product and one sum,
+        # so the whole d costs four passes (sqrt, ×, +, ÷) instead of five
+        step_size = lr / (1 - beta1 ** t)              # lr / (1 − β1ᵗ)
+        if not step_size:
+            return                                     # lr = 0: the moments move, θ stays
+        np.sqrt(v, out=s)
+        s *= 1 / (math.sqrt(1 - beta2 ** t) * step_size)
+        s += group["eps"] / step_size                  # (√v̂ + ε) / step_size
+        np.divide(m, s, out=s)                         # d
         theta -= s                                     # θ ← θ − lr m̂ / (√v̂ + ε)
 
 
