@@ -129,7 +129,7 @@ _ERF32_Q = (-1.42647390514189e-02, -7.37332916720468e-03, -1.68282697438203e-03,
 # Phi(a) = 0.5 + 0.5 erf(a / sqrt 2) for float32 straight from a: Eigen's x P(x^2) / Q(x^2)
 # at x = a / sqrt 2 is a P~(a^2) / Q~(a^2) with the k-th coefficients divided by 2^k (exact),
 # P~ times 0.5 / sqrt 2, and both divided by Q~'s leading coefficient. So no pass to scale
-# a, and a monic Q (its Horner starts with t + q3): 24 passes where there were 27.
+# a, and a monic Q (its Horner starts with t + q3): Phi in 24 passes where there were 26.
 def _phi32_coefficients() -> tuple[tuple, tuple]:
     p = [c / 2 ** k for k, c in enumerate(_ERF32_P)]
     q = [c / 2 ** k for k, c in enumerate(_ERF32_Q)]
