@@ -19,6 +19,7 @@ from . import ops
 from .anomaly import check_backward
 from .autograd import HOOKS, RemovableHandle, add_hook, backpropagate
 from .methods import TensorMethods
+from .ops.core import array_of, needs_grad
 from .ops.inplace import EDITS, check_saved
 from .state import STATE, get_default_dtype, next_seq, set_default_dtype
 
@@ -322,11 +323,11 @@ class Tensor(TensorMethods):
             if STATE.detect_anomaly:
                 check_backward(self, g, (pg,))
             return (pg,)
-        needs = [p.requires_grad for p in parents]
+        needs = list(map(needs_grad, parents))
         if create_graph:
             grads = op.backward(g, self, needs, *parents, **ctx)
         else:
-            grads = op.backward(g, self.data, needs, *[p.data for p in parents], **ctx)
+            grads = op.backward(g, self.data, needs, *map(array_of, parents), **ctx)
             if not op.broadcasts and not STATE.detect_anomaly:
                 return grads  # already fresh, per-input arrays of the right shapes
         # each parent gets a gradient of its own shape (undo broadcasting), and never an
