@@ -190,6 +190,35 @@ def test_sdpa_is_stable_at_1e4_in_float32(rng):
     assert all(np.isfinite(t.grad).all() for t in ts)
 
 
+@pytest.mark.parametrize("spread, mask, overall", [
+    (1, "causal", True), (1, None, True), (1, "bool", True),
+    (40, "causal", False), (1, "bias", False)])
+def test_sdpa_softmax_shift_overall_or_per_row(rng, spread, mask, overall):
+    """softmax subtracts the scores' overall max when they lie within 80 of one another
+    and the mask only blocks, each row's own max otherwise: both give the formula."""
+    from microgd.ops.attention import _shift
+    q, k, v = (rng.standard_normal((2, 3, 6, 4)).astype(np.float32) for _ in range(3))
+    q = q * np.float32(spread)
+    add = {None: None, "causal": np.where(np.tri(6, dtype=bool), 0, -np.inf),
+           "bool": np.where(rng.random((6, 6)) > 0.5, -np.inf, 0),
+           "bias": np.where(np.tri(6, dtype=bool), rng.standard_normal((6, 6)), -np.inf)}[mask]
+    if add is not None:
+        add[:, 0] = 0  # every query sees the first key
+        add = add.astype(np.float32)
+    assert (_shift(q @ np.swapaxes(k, -1, -2) / 2, add) is not None) == overall
+    ts = [mg.tensor(a, requires_grad=True) for a in (q, k, v)]
+    out = F.scaled_dot_product_attention(*ts, attn_mask=add)
+    assert out.dtype == np.float32
+    want = attention_np(*(a.astype(np.float64) for a in (q, k, v)), add)
+    np.testing.assert_allclose(out.data, want, rtol=1e-5, atol=1e-5)
+    g = rng.standard_normal(out.shape).astype(np.float32)
+    out.backward(g)
+    ref = [mg.tensor(a.astype(np.float64), requires_grad=True) for a in (q, k, v)]
+    F.scaled_dot_product_attention(*ref, attn_mask=add).backward(g.astype(np.float64))
+    for t, r in zip(ts, ref):
+        np.testing.assert_allclose(t.grad, r.grad, rtol=1e-4, atol=1e-4 * spread)
+
+
 def test_sdpa_dropout_drops_weights(rng):
     q, k, v = qkv(rng, batch=(2,))
     mg.manual_seed(5)
