@@ -28,8 +28,8 @@ def normalise(x: Any, axes: tuple, eps: float) -> tuple[Any, Any]:
         rstd = 1 / sqrt(Sum.apply(centred * centred, axis=axes, keepdims=True) / n + eps)
         return centred * rstd, rstd
     # one row per example (the normalised axes are the last ones); the row means as
-    # products with a ones vector: 6 µs where .mean(axis=-1) takes 38 on G1's (1024, 64)
-    # The per-row vectors are worked on in place (1024 of them: each new one costs ~1 µs)
+    # products with a ones vector: 6 µs where .mean(axis=-1) takes 38 on G1's (1024, 64);
+    # the per-row vectors worked on in place (each new 1024-vector costs ~1 µs)
     rows = x.reshape(_examples(x, axes), n)
     unit, dt = ones(n, x.dtype), x.dtype.type
     mean = rows @ unit
