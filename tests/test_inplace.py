@@ -120,6 +120,17 @@ def test_a_node_used_before_an_in_place_write_keeps_the_value_it_used(rng):
     np.testing.assert_allclose(b.grad, g1 + g2 + 5.0)
 
 
+def test_a_tensor_written_in_place_with_itself(rng):
+    """t += t is 2t (both operands are t as it was): it once looped forever in backward."""
+    x = mg.tensor(rng.standard_normal(3), requires_grad=True, dtype=np.float64)
+    g = rng.standard_normal(3)
+    t = x * 1.0
+    t += t
+    np.testing.assert_allclose(t.data, 2 * x.data)
+    t.backward(g)
+    np.testing.assert_allclose(x.grad, 2 * g)
+
+
 def test_copy_routes_the_gradient_to_the_source(rng):
     src = mg.tensor(rng.standard_normal(3), requires_grad=True, dtype=np.float64)
     x = mg.tensor(rng.standard_normal(3), requires_grad=True, dtype=np.float64)

@@ -213,3 +213,18 @@ def test_a_step_allocates_no_temporary_per_term(name, kw):
     plain_sgd = name == "SGD" and not kw.get("momentum") and not kw.get("weight_decay")
     extra = 1 if (kw.get("weight_decay") and name != "AdamW") or plain_sgd else 0
     assert peak < (extra + 0.5) * p.data.nbytes, (peak, p.data.nbytes)
+
+
+def test_adam_on_float16_parameters_keeps_moving():
+    """The folded denominator (√v̂ + ε) / step_size is about |∇J| / lr, which overflows
+    float16 (max 65504) for |∇J| = 200, lr = 1e-3: float16 takes the unfolded form."""
+    p = mg.nn.Parameter(np.zeros(4, np.float16))
+    opt = optim.Adam([p], lr=1e-3)
+    ref, state = np.zeros(4), {}
+    for t in range(1, 6):
+        g = np.array([200.0, -200.0, 0.5, 3.0])
+        p.grad = g.astype(np.float16)
+        opt.step()
+        ref = reference_step("Adam", dict(lr=1e-3), ref, g, state, t)
+        np.testing.assert_allclose(p.data.astype(np.float64), ref, rtol=2e-3, atol=1e-6)
+    assert np.all(np.abs(p.data) > 0)

@@ -8,6 +8,8 @@ upstream gradient) for both, including second derivatives through each. The inde
 tests/test_sequence_ops.py; the float64 tensor helper ``t64`` both files use lives in
 tests/sequence_helpers.py.
 """
+import warnings
+
 import numpy as np
 import pytest
 from sequence_helpers import t64
@@ -46,6 +48,16 @@ def test_layer_norm_weight_or_bias_alone(rng):
                                layer_norm_np(x, 1, None, w), rtol=1e-12)
     assert mg.gradcheck(lambda a, c: F.layer_norm(a, 5, c), [t64(x), t64(w)])
     assert mg.gradcheck(lambda a, c: F.layer_norm(a, 5, None, c), [t64(x), t64(w)])
+
+
+def test_layer_norm_over_an_empty_axis_is_empty_and_quiet():
+    """No features to normalise: an empty result and gradient, no warning, no error."""
+    x = mg.tensor(np.zeros((3, 0)), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = F.layer_norm(x, (0,))
+        y.backward(np.zeros((3, 0)))
+    assert y.shape == (3, 0) and x.grad.shape == (3, 0)
 
 
 def test_layer_norm_second_derivative(rng):

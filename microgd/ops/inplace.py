@@ -120,7 +120,7 @@ def inplace(t: Any, name: str, fn: Callable[[Any, Any], Any], other: Any) -> Any
         old._epoch, old._scope, old.name = getattr(t, "_epoch", 0), t._scope, t.name
         if hasattr(t, "_before"):  # written in place before: the chain of earlier selves
             old._before = t._before
-        new = fn(old, other)
+        new = fn(old, old if other is t else other)  # t += t: both operands are the old t
     else:
         new = fn(t, other)
     if new.shape != t.shape:

@@ -32,11 +32,12 @@ def normalise(x: Any, axes: tuple, eps: float) -> tuple[Any, Any]:
     # the per-row vectors worked on in place (each new 1024-vector costs ~1 µs)
     rows = x.reshape(_examples(x, axes), n)
     unit, dt = ones(n, x.dtype), x.dtype.type
+    inv_n = dt(1 / max(n, 1))  # no features (an empty axis): an empty result, no error
     mean = rows @ unit
-    mean *= dt(1 / n)
+    mean *= inv_n
     centred = rows - mean[:, None]
     rstd = np.square(centred) @ unit
-    rstd *= dt(1 / n)
+    rstd *= inv_n
     rstd += dt(eps)
     np.reciprocal(np.sqrt(rstd, out=rstd), out=rstd)
     centred *= rstd[:, None]  # now x̂, in the buffer this function made
@@ -91,8 +92,8 @@ class LayerNorm(Op):
         if needs[0]:  # mean(ĝ) = g·w / n and mean(ĝ x̂) = (g x̂)·w / n: matrix-vector
             w = affine[0].reshape(-1) if has_weight else ones(n, g.dtype)
             gx = g2 * w if has_weight else g2.copy()  # ĝ, then dx in place
-            gx -= ((g2 @ w) / n)[:, None]
-            gx -= xhat2 * ((gxhat @ w) / n)[:, None]
+            gx -= ((g2 @ w) / max(n, 1))[:, None]  # (no features: empty, no warning)
+            gx -= xhat2 * ((gxhat @ w) / max(n, 1))[:, None]
             gx *= rstd.reshape(m, 1)
             grads[0] = gx.reshape(x.shape)
         return grads

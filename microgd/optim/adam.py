@@ -62,14 +62,21 @@ class Adam(Optimizer):
             v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
         # d = lr·m̂ / (√v̂ + ε), with m̂ = m / (1 − β1ᵗ) and √v̂ = √v / √(1 − β2ᵗ), computed
         # as m / ((√v̂ + ε) / step_size): the scalars folded into one product and one sum,
-        # so the whole d costs four passes (sqrt, ×, +, ÷) instead of five
+        # so the whole d costs four passes (sqrt, ×, +, ÷) instead of five. (√v̂ / step_size
+        # is about |∇J| / lr: float16 overflows there, so it takes the five passes.)
         step_size = lr / (1 - beta1 ** t)              # lr / (1 − β1ᵗ)
         if not step_size:
             return                                     # lr = 0: the moments move, θ stays
         np.sqrt(v, out=s)
-        s *= 1 / (math.sqrt(1 - beta2 ** t) * step_size)
-        s += group["eps"] / step_size                  # (√v̂ + ε) / step_size
-        np.divide(m, s, out=s)                         # d
+        if s.dtype.itemsize >= 4:
+            s *= 1 / (math.sqrt(1 - beta2 ** t) * step_size)
+            s += group["eps"] / step_size              # (√v̂ + ε) / step_size
+            np.divide(m, s, out=s)                     # d
+        else:
+            s *= 1 / math.sqrt(1 - beta2 ** t)
+            s += group["eps"]                          # √v̂ + ε
+            np.divide(m, s, out=s)
+            s *= step_size                             # d
         theta -= s                                     # θ ← θ − lr m̂ / (√v̂ + ε)
 
 
