@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .state import REBASED, set_grad_enabled
+from .state import REBASED, next_seq, set_grad_enabled
 
 
 class Node(Protocol):
@@ -95,6 +95,17 @@ def inputs_of(node: Any) -> tuple:
             parent = parent._before
         out.append(parent)
     return tuple(out)
+
+
+def restore_node(node: Any, state: Any) -> None:
+    """``__setstate__`` of both engines' nodes (pickle, ``copy.copy``, ``copy.deepcopy``):
+    the slots as saved, and a fresh creation number. A number from another process, or the
+    original's, would break the walk's order; both pickle and copy restore a node's parents
+    before the node itself, so fresh numbers keep every node after its inputs."""
+    slots = state[1] if isinstance(state, tuple) else state
+    for name, value in (slots or {}).items():
+        setattr(node, name, value)
+    node._seq = next_seq()
 
 
 def count_users(roots: Iterable[Any]) -> dict:

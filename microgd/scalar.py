@@ -12,7 +12,7 @@ import numbers
 from collections.abc import Sequence
 from typing import Union
 
-from .autograd import backpropagate
+from .autograd import backpropagate, restore_node
 from .state import next_seq
 
 Number = Union[int, float]
@@ -43,6 +43,8 @@ class Value:
         self._op = ""
         self._const: float | None = None
         self._seq = next_seq()  # when it was made: the walk's order (autograd.py)
+
+    __setstate__ = restore_node  # unpickled or copied: a fresh creation number
 
     # ----------------------------------------------------------------- arithmetic
     # A Python number on either side is folded into the op (no node of its own): the graph

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import ops
 from .anomaly import check_backward
-from .autograd import HOOKS, RemovableHandle, add_hook, backpropagate
+from .autograd import HOOKS, RemovableHandle, add_hook, backpropagate, restore_node
 from .methods import TensorMethods
 from .ops.core import array_of, needs_grad
 from .ops.inplace import EDITS, check_saved
@@ -85,6 +85,8 @@ class Tensor(TensorMethods):
         self._seq = next_seq()
         if EDITS[0]:
             self._epoch = EDITS[0]
+
+    __setstate__ = restore_node  # unpickled or copied: a fresh creation number
 
     @staticmethod
     def _make(data: np.ndarray, parents: tuple, op: Any, ctx: Any, requires_grad: bool

@@ -46,3 +46,27 @@ def test_tensor_deep_chain_has_no_recursion_limit():
         y = y * 1.0001
     y.backward()
     assert x.grad == pytest.approx(1.0001 ** 20_000)
+
+
+def test_unpickled_and_copied_graphs_are_numbered_anew():
+    """The walk's order is the creation numbers (state.next_seq). A graph pickled in another
+    process carries that process's numbers, and a copy the original's: both get fresh ones,
+    inputs first, so new ops on them still come after them."""
+    import copy
+    import pickle
+    rng = np.random.default_rng(0)
+    x = mg.tensor(rng.standard_normal(3), requires_grad=True, dtype=np.float64)
+    y = (x * 3.0).tanh()
+    made_before = mg.tensor(0.0)._seq
+    for x2, y2 in (pickle.loads(pickle.dumps((x, y))), copy.deepcopy((x, y))):
+        assert made_before < x2._seq < y2._parents[0]._seq < y2._seq
+        w = mg.tensor(rng.standard_normal(3))
+        gx, gy = mg.grad((y2 * 2.0 * w + y2 * w).sum(), [x2, y2])
+        np.testing.assert_allclose(gy.data, 3 * w.data)
+        np.testing.assert_allclose(gx.data, 3 * w.data * 3 * (1 - np.tanh(3 * x2.data) ** 2))
+    v = mg.Value(2.0)
+    u = v * v + v
+    v2, u2 = pickle.loads(pickle.dumps((v, u)))
+    assert v2._seq < u2._seq and u2._seq > u._seq
+    u2.backward()
+    assert v2.grad == 5.0 and v.grad == 0.0
