@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import heapq
+import math
 import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
@@ -79,22 +80,74 @@ class RemovableHandle:
 
 
 # --------------------------------------------------------------------------- the walk
-def inputs_of(node: Any) -> tuple:
-    """``node._parents`` as they were when ``node`` was made.
+_NOW = (math.inf, math.inf)  # when a root's value is read: now, after every write
+
+
+def inputs_of(node: Any, read: tuple = _NOW) -> tuple:
+    """``node._parents`` as ``node`` used them.
 
     An in-place op turns a Tensor into a later node (after ``x.mul_(2)``, ``x`` is the
-    product, and its earlier self is kept in ``_before``); a node that used ``x`` before
-    that still means the earlier ``x``, as in PyTorch. A later node has a higher number."""
+    product, and its earlier self is kept in ``_before``). A node made from ``x`` before the
+    write used the earlier ``x``, as in PyTorch — unless it is a view of ``x`` (it shares
+    its memory): a view's value moved with the write, so it means ``x`` as it was when the
+    view was read (``read``: the creation numbers of the first and last nodes that read it).
+    A view read both before and after a write would need two values: an error."""
     parents = node._parents
     if not REBASED[0]:
         return parents
     seq = node._seq
     out = []
     for parent in parents:
-        while parent._seq > seq:
-            parent = parent._before
+        if parent._seq > seq:  # written in place after node was made
+            if _is_view(node, parent):
+                first = _version(parent, read[0])
+                parent = _version(parent, read[1])
+                if first is not parent:
+                    raise RuntimeError(
+                        f"backward: a view (shape {node.shape}, made by {node._op.name}) of a "
+                        f"tensor of shape {parent.shape} was used both before and after that "
+                        "tensor was changed in place, so its gradient would need two values; "
+                        "take the view again after the change, or .clone() it before")
+            else:
+                parent = _version(parent, seq)
         out.append(parent)
     return tuple(out)
+
+
+def _version(node: Any, at: float) -> Any:
+    """``node`` as it was at creation number ``at``: before each later in-place write, its
+    earlier self (nodes with no earlier self, like replay's stand-ins, are as they are)."""
+    while node._seq > at:
+        before = getattr(node, "_before", None)
+        if before is None:
+            break
+        node = before
+    return node
+
+
+def _is_view(node: Any, parent: Any) -> bool:
+    """Whether ``node``'s array is (part of) ``parent``'s buffer."""
+    a, b = getattr(node, "data", None), getattr(parent, "data", None)
+    return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and np.may_share_memory(a, b)
+
+
+def _note_reads(reads: dict, node: Any, parents: tuple, grads: Any, read: tuple) -> None:
+    """After an in-place write (the walk's slow path): when each parent of ``node`` was read,
+    for ``inputs_of`` — at ``node``'s making, or, for a view, whenever ``node`` was read."""
+    own = (node._seq, node._seq)
+    for parent, pg in zip(parents, grads):
+        if pg is None or not parent.requires_grad:
+            continue
+        made = parent._seq
+        for grandparent in parent._parents:
+            if grandparent._seq > made:
+                break  # written in place after parent was made: when it was read matters
+        else:
+            continue  # (this is also every leaf): nothing to note, nothing to compare
+        r = read if _is_view(node, parent) else own
+        previous = reads.get(parent)
+        reads[parent] = r if previous is None else (min(previous[0], r[0]),
+                                                    max(previous[1], r[1]))
 
 
 def restore_node(node: Any, state: Any) -> None:
@@ -234,6 +287,7 @@ def _walk(heap: list, pending: dict, leaves: dict, wanted: set | None, found: di
     pop, get, heappop, heappush = pending.pop, pending.get, heapq.heappop, heapq.heappush
     hooks = HOOKS
     rebased = REBASED[0]
+    reads: dict = {}  # after an in-place write: when each waiting node was read (inputs_of)
     while heap:
         node = heappop(heap)[2]
         g = pop(node)                             # every user of node is done: g is total
@@ -243,8 +297,14 @@ def _walk(heap: list, pending: dict, leaves: dict, wanted: set | None, found: di
             node._accumulate(g)                   # a released node raises here
         elif node in wanted:  # a copy: the node's VJP may overwrite g in place
             found[node] = g.copy() if type(g) is np.ndarray else g
-        parents = inputs_of(node) if rebased else node._parents
+        if rebased:
+            read = reads.pop(node, _NOW)
+            parents = inputs_of(node, read)
+        else:
+            parents = node._parents
         grads = node._vjp(g, create_graph)        # a released node raises here
+        if rebased:
+            _note_reads(reads, node, parents, grads, read)
         # An index, not zip(): this loop starts once per node, and building zip's iterators
         # each time cost a fifth of the whole walk on a long chain.
         i = 0

@@ -120,6 +120,39 @@ def test_a_node_used_before_an_in_place_write_keeps_the_value_it_used(rng):
     np.testing.assert_allclose(b.grad, g1 + g2 + 5.0)
 
 
+def test_a_view_taken_before_an_in_place_write_sees_the_write(rng):
+    """A view shares the tensor's memory, so its value moved with the write: read after it,
+    the view means the tensor as written (PyTorch rebases views the same way); read before
+    it, by an op that made a new array, the tensor as it was; read both ways, an error."""
+    g = rng.standard_normal(2)
+    x = mg.tensor(rng.standard_normal(3), requires_grad=True, dtype=np.float64)
+    t = x * 1.0
+    v = t[0:2]
+    t *= 2.0
+    v.backward(g)                                     # v = 2 x[0:2] now
+    np.testing.assert_allclose(x.grad, [2 * g[0], 2 * g[1], 0])
+    x.grad = None
+    t = x * 1.0
+    u = t.reshape(3, 1)[0:2]                          # a view of a view
+    t *= 2.0
+    (u * u).sum().backward()                          # (2 x)^2 -> 8 x
+    np.testing.assert_allclose(x.grad, [8 * x.data[0], 8 * x.data[1], 0])
+    x.grad = None
+    t = x * 1.0
+    v = t[0:2]
+    z = v + 1.0                                       # read before the write
+    t *= 2.0
+    z.backward(g)
+    np.testing.assert_allclose(x.grad, [g[0], g[1], 0])
+    t = x * 1.0
+    v = t[0:2]
+    z = v + 1.0
+    t *= 2.0
+    w = v * 1.0
+    with pytest.raises(RuntimeError, match="view .*used both before and after"):
+        (z + w).sum().backward()
+
+
 def test_a_tensor_written_in_place_with_itself(rng):
     """t += t is 2t (both operands are t as it was): it once looped forever in backward."""
     x = mg.tensor(rng.standard_normal(3), requires_grad=True, dtype=np.float64)
