@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .state import REBASED, next_seq, set_grad_enabled
+from .state import REBASED, set_grad_enabled
 
 
 class Node(Protocol):
@@ -80,18 +80,16 @@ class RemovableHandle:
 
 
 # --------------------------------------------------------------------------- the walk
-_NOW = (math.inf, math.inf)  # when a root's value is read: now, after every write
-
-
-def inputs_of(node: Any, read: tuple = _NOW) -> tuple:
-    """``node._parents`` as ``node`` used them.
+def inputs_of(node: Any, read: float | None = None) -> tuple:
+    """``node._parents`` as they were when ``node`` was made, so always made before it.
 
     An in-place op turns a Tensor into a later node (after ``x.mul_(2)``, ``x`` is the
-    product, and its earlier self is kept in ``_before``). A node made from ``x`` before the
-    write used the earlier ``x``, as in PyTorch — unless it is a view of ``x`` (it shares
-    its memory): a view's value moved with the write, so it means ``x`` as it was when the
-    view was read (``read``: the creation numbers of the first and last nodes that read it).
-    A view read both before and after a write would need two values: an error."""
+    product, and its earlier self is kept in ``_before``); a node made from ``x`` before the
+    write used the earlier ``x``, as in PyTorch. A *view* of ``x`` made before the write is
+    the exception: it shares ``x``'s memory, so its value moved with the write. Read by a
+    node made before the write, it still means the earlier ``x``; read after it (``read``:
+    the highest creation number among the nodes that read it), PyTorch would rebase the
+    view onto the new ``x``; microgd raises instead of guessing."""
     parents = node._parents
     if not REBASED[0]:
         return parents
@@ -99,17 +97,15 @@ def inputs_of(node: Any, read: tuple = _NOW) -> tuple:
     out = []
     for parent in parents:
         if parent._seq > seq:  # written in place after node was made
-            if _is_view(node, parent):
-                first = _version(parent, read[0])
-                parent = _version(parent, read[1])
-                if first is not parent:
-                    raise RuntimeError(
-                        f"backward: a view (shape {node.shape}, made by {node._op.name}) of a "
-                        f"tensor of shape {parent.shape} was used both before and after that "
-                        "tensor was changed in place, so its gradient would need two values; "
-                        "take the view again after the change, or .clone() it before")
-            else:
-                parent = _version(parent, seq)
+            earlier = _version(parent, seq)
+            if read is not None and _is_view(node, parent) and (
+                    _version(parent, read - 1) is not earlier):
+                raise RuntimeError(
+                    f"backward: a view (shape {node.shape}, made by {node._op.name}) of a "
+                    f"tensor of shape {parent.shape} was read after that tensor was changed "
+                    "in place, so its value is no longer the one recorded; take the view "
+                    "again after the change (or .clone() it before changing the tensor)")
+            parent = earlier
         out.append(parent)
     return tuple(out)
 
@@ -126,39 +122,50 @@ def _version(node: Any, at: float) -> Any:
 
 
 def _is_view(node: Any, parent: Any) -> bool:
-    """Whether ``node``'s array is (part of) ``parent``'s buffer."""
+    """Whether ``node``'s array is a window on ``parent``'s buffer. (A tensor written in
+    place shares its input's buffer too, but its value was computed when written.)"""
+    if hasattr(node, "_before"):
+        return False
     a, b = getattr(node, "data", None), getattr(parent, "data", None)
     return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and np.may_share_memory(a, b)
 
 
-def _note_reads(reads: dict, node: Any, parents: tuple, grads: Any, read: tuple) -> None:
-    """After an in-place write (the walk's slow path): when each parent of ``node`` was read,
-    for ``inputs_of`` — at ``node``'s making, or, for a view, whenever ``node`` was read."""
-    own = (node._seq, node._seq)
+def _note_reads(reads: dict, node: Any, parents: tuple, grads: Any, read: float) -> None:
+    """After an in-place write (the walk's slow path), for ``inputs_of``: the latest
+    creation number of a node that read each parent of ``node`` — ``node`` itself, or, when
+    ``node`` is a view of that parent, whoever read ``node`` (a view reads nothing itself)."""
+    own = node._seq
     for parent, pg in zip(parents, grads):
-        if pg is None or not parent.requires_grad:
+        if pg is None or not parent.requires_grad or not parent._parents:
             continue
-        made = parent._seq
-        for grandparent in parent._parents:
-            if grandparent._seq > made:
-                break  # written in place after parent was made: when it was read matters
-        else:
-            continue  # (this is also every leaf): nothing to note, nothing to compare
         r = read if _is_view(node, parent) else own
         previous = reads.get(parent)
-        reads[parent] = r if previous is None else (min(previous[0], r[0]),
-                                                    max(previous[1], r[1]))
+        reads[parent] = r if previous is None or r > previous else previous
 
 
 def restore_node(node: Any, state: Any) -> None:
-    """``__setstate__`` of both engines' nodes (pickle, ``copy.copy``, ``copy.deepcopy``):
-    the slots as saved, and a fresh creation number. A number from another process, or the
-    original's, would break the walk's order; both pickle and copy restore a node's parents
-    before the node itself, so fresh numbers keep every node after its inputs."""
+    """``__setstate__`` of both engines' nodes (pickle and ``copy.deepcopy``): the slots as
+    saved, the creation number moved 2**62 lower. The numbers of a graph from another
+    process (or of the original, for a copy) keep their order among themselves, in-place
+    writes included, and every node made from the restored ones afterwards is numbered
+    after them. (``copy.copy`` keeps the number: its parents are the original's.)"""
     slots = state[1] if isinstance(state, tuple) else state
     for name, value in (slots or {}).items():
         setattr(node, name, value)
-    node._seq = next_seq()
+    node._seq -= _RESTORED
+
+
+_RESTORED = 2 ** 62
+
+
+def copy_node(node: Any) -> Any:
+    """``__copy__`` of both engines' nodes: the same slots (parents, number) in a new object."""
+    twin = object.__new__(type(node))
+    for cls in type(node).__mro__:
+        for name in getattr(cls, "__slots__", ()):
+            if name != "__weakref__" and hasattr(node, name):
+                setattr(twin, name, getattr(node, name))
+    return twin
 
 
 def count_users(roots: Iterable[Any]) -> dict:
@@ -287,7 +294,7 @@ def _walk(heap: list, pending: dict, leaves: dict, wanted: set | None, found: di
     pop, get, heappop, heappush = pending.pop, pending.get, heapq.heappop, heapq.heappush
     hooks = HOOKS
     rebased = REBASED[0]
-    reads: dict = {}  # after an in-place write: when each waiting node was read (inputs_of)
+    reads: dict = {}  # after an in-place write: when each waiting node was last read
     while heap:
         node = heappop(heap)[2]
         g = pop(node)                             # every user of node is done: g is total
@@ -298,7 +305,7 @@ def _walk(heap: list, pending: dict, leaves: dict, wanted: set | None, found: di
         elif node in wanted:  # a copy: the node's VJP may overwrite g in place
             found[node] = g.copy() if type(g) is np.ndarray else g
         if rebased:
-            read = reads.pop(node, _NOW)
+            read = reads.pop(node, math.inf)          # a root is read now
             parents = inputs_of(node, read)
         else:
             parents = node._parents

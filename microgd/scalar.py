@@ -12,7 +12,7 @@ import numbers
 from collections.abc import Sequence
 from typing import Union
 
-from .autograd import backpropagate, restore_node
+from .autograd import backpropagate, copy_node, restore_node
 from .state import next_seq
 
 Number = Union[int, float]
@@ -44,7 +44,8 @@ class Value:
         self._const: float | None = None
         self._seq = next_seq()  # when it was made: the walk's order (autograd.py)
 
-    __setstate__ = restore_node  # unpickled or copied: a fresh creation number
+    __setstate__ = restore_node  # unpickled or deep-copied: numbers kept in order
+    __copy__ = copy_node
 
     # ----------------------------------------------------------------- arithmetic
     # A Python number on either side is folded into the op (no node of its own): the graph

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import ops
 from .anomaly import check_backward
-from .autograd import HOOKS, RemovableHandle, add_hook, backpropagate, restore_node
+from .autograd import HOOKS, RemovableHandle, add_hook, backpropagate, copy_node, restore_node
 from .methods import TensorMethods
 from .ops.core import array_of, needs_grad
 from .ops.inplace import EDITS, check_saved
@@ -86,7 +86,8 @@ class Tensor(TensorMethods):
         if EDITS[0]:
             self._epoch = EDITS[0]
 
-    __setstate__ = restore_node  # unpickled or copied: a fresh creation number
+    __setstate__ = restore_node  # unpickled or deep-copied: numbers kept in order
+    __copy__ = copy_node
 
     @staticmethod
     def _make(data: np.ndarray, parents: tuple, op: Any, ctx: Any, requires_grad: bool
