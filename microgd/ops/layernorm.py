@@ -92,8 +92,9 @@ class LayerNorm(Op):
         if needs[0]:  # mean(ĝ) = g·w / n and mean(ĝ x̂) = (g x̂)·w / n: matrix-vector
             w = affine[0].reshape(-1) if has_weight else ones(n, g.dtype)
             gx = g2 * w if has_weight else g2.copy()  # ĝ, then dx in place
-            gx -= ((g2 @ w) / max(n, 1))[:, None]  # (no features: empty, no warning)
-            gx -= xhat2 * ((gxhat @ w) / max(n, 1))[:, None]
+            k = max(n, 1)  # (no features: an empty result, no warning)
+            gx -= ((g2 @ w) / k)[:, None]
+            gx -= xhat2 * ((gxhat @ w) / k)[:, None]
             gx *= rstd.reshape(m, 1)
             grads[0] = gx.reshape(x.shape)
         return grads

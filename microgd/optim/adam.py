@@ -67,15 +67,12 @@ class Adam(Optimizer):
         step_size = lr / (1 - beta1 ** t)              # lr / (1 − β1ᵗ)
         if not step_size:
             return                                     # lr = 0: the moments move, θ stays
+        fold = step_size if s.dtype.itemsize >= 4 else 1.0
         np.sqrt(v, out=s)
-        if s.dtype.itemsize >= 4:
-            s *= 1 / (math.sqrt(1 - beta2 ** t) * step_size)
-            s += group["eps"] / step_size              # (√v̂ + ε) / step_size
-            np.divide(m, s, out=s)                     # d
-        else:
-            s *= 1 / math.sqrt(1 - beta2 ** t)
-            s += group["eps"]                          # √v̂ + ε
-            np.divide(m, s, out=s)
+        s *= 1 / (math.sqrt(1 - beta2 ** t) * fold)
+        s += group["eps"] / fold                       # (√v̂ + ε) / fold
+        np.divide(m, s, out=s)
+        if fold != step_size:
             s *= step_size                             # d
         theta -= s                                     # θ ← θ − lr m̂ / (√v̂ + ε)
 
