@@ -1,7 +1,8 @@
 """The speed-ups that only switch on for large or oddly laid-out arrays, checked against
 plain numpy at the sizes where they do switch on (the op table's small shapes never reach
 them): row reductions, the bias gradient as a matrix-vector product, max-pool's memory
-order, the tap-by-tap im2col; and float32 GELU's rescaled rational against exact erf."""
+order, the tap-by-tap im2col; float32 GELU's rescaled rational against exact erf; and the
+per-thread work buffer that GELU and LayerNorm keep their temporaries in."""
 import math
 
 import numpy as np
@@ -116,3 +117,71 @@ def test_float32_gelu_against_exact_erf():
     assert np.all(np.abs(t.grad - g * (phi + xd * pdf)) <= 6e-7 * g * (1 + np.abs(xd)))
     far = np.abs(x) >= 5.5
     assert np.array_equal(y.data[far], np.where(x[far] > 0, x[far], 0))
+
+
+def _gelu_ln_net(x, w, b, g):
+    """layer_norm then GELU then layer_norm: two ops of each kind that use the work buffer."""
+    h = F.gelu(F.layer_norm(x, (x.shape[-1],), w, b))
+    return F.layer_norm(F.gelu(h * 1.5), (x.shape[-1],), w, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_work_buffer_never_leaks_into_results(dtype):
+    """GELU and LayerNorm keep their temporaries in one reused per-thread buffer and write
+    dx into the upstream gradient they own: results, saved values, a second backward
+    (retain_graph) and the caller's gradient array must all be untouched by that."""
+    shape = (6, 5, 64)
+    x0 = RNG.standard_normal(shape).astype(dtype)
+    w0 = RNG.uniform(0.5, 1.5, 64).astype(dtype)
+    b0 = RNG.standard_normal(64).astype(dtype)
+    g = RNG.standard_normal(shape).astype(dtype)
+    g_copy = g.copy()
+    x, w, b = (mg.tensor(a, requires_grad=True) for a in (x0, w0, b0))
+    y = _gelu_ln_net(x, w, b, g)
+    y_before = y.data.copy()
+    other = _gelu_ln_net(mg.tensor(x0[::-1].copy()), w, b, g)  # same shapes, other values
+    y.backward(g, retain_graph=True)
+    assert np.array_equal(g, g_copy)          # the caller's array was not overwritten
+    assert np.array_equal(y.data, y_before)   # nor the result, by the later calls
+    first = [t.grad.copy() for t in (x, w, b)]
+    for t in (x, w, b):
+        t.grad = None
+    y.backward(g)                             # again: the saved values are intact
+    for t, grad in zip((x, w, b), first):
+        np.testing.assert_array_equal(t.grad, grad)
+    assert other.shape == shape
+    # and the same numbers as the composition from float64 primitives (no fused op)
+    xs, ws, bs = (mg.tensor(a.astype(np.float64), requires_grad=True) for a in (x0, w0, b0))
+
+    def ln(v):
+        c = v - v.mean(axis=-1, keepdims=True)
+        return c / ((c * c).mean(axis=-1, keepdims=True) + 1e-5).sqrt() * ws + bs
+
+    def gelu(v):
+        return v * (mg.erf(v * (1 / math.sqrt(2))) * 0.5 + 0.5)
+    (ln(gelu(gelu(ln(xs)) * 1.5)) * mg.tensor(g.astype(np.float64))).sum().backward()
+    tol = 2e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(y.data, ln(gelu(gelu(ln(xs)) * 1.5)).data, rtol=tol, atol=tol)
+    for t, ref in zip((x, w, b), (xs, ws, bs)):
+        np.testing.assert_allclose(t.grad, ref.grad, rtol=tol, atol=tol)
+
+
+def test_work_buffer_is_per_thread():
+    """Two threads running GELU and LayerNorm at once each get their own work buffer."""
+    import threading
+    inputs = [RNG.standard_normal((64, 256)).astype(np.float32) for _ in range(2)]
+    expected = [F.layer_norm(F.gelu(mg.tensor(a)), (256,)).data for a in inputs]
+    errors = []
+
+    def run(i):
+        for _ in range(200):
+            out = F.layer_norm(F.gelu(mg.tensor(inputs[i])), (256,)).data
+            if not np.array_equal(out, expected[i]):
+                errors.append(i)
+                return
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .core import Op, fractional, is_tensor
+from .core import Op, fractional, is_tensor, work_array
 from .elementwise import Sigmoid, Softplus, exp, sigmoid, tanh, where
 from .unary import erf, erf_array, normal_cdf_array
 
@@ -32,8 +32,9 @@ class Gelu(Op):
 
     @staticmethod
     def forward(a):
-        cdf = normal_cdf_array(a)
-        return a * cdf, {"cdf": cdf}
+        out = np.empty_like(a)  # lent to Phi as scratch, then filled with a Phi(a)
+        cdf = normal_cdf_array(a, out)
+        return np.multiply(a, cdf, out=out), {"cdf": cdf}
 
     @staticmethod
     def backward(g, out, needs, a, cdf):
@@ -41,15 +42,19 @@ class Gelu(Op):
             cdf = _erf(a * _SQRT_HALF) * 0.5 + 0.5
             pdf = _exp(a * a * -0.5) * _INV_SQRT_2PI
             return (g * (cdf + a * pdf),)
-        # the same lines on arrays, in one buffer: 7 passes, no temporaries (~15% faster)
+        # the same lines on arrays, in the thread's work buffer (7 passes, no new array),
+        # then into g, which is ours to overwrite (see autograd.backpropagate)
         dt = a.dtype.type
-        slope = np.square(a, out=np.empty_like(a))  # out=: an array even when a is 0-d
+        slope = np.square(a, out=work_array(a.shape, a.dtype))
         slope *= dt(-0.5)
         np.exp(slope, out=slope)
         slope *= dt(_INV_SQRT_2PI)  # phi(x)
         slope *= a
         slope += cdf
-        return (np.multiply(g, slope, out=slope) if g.dtype == slope.dtype else g * slope,)
+        if (type(g) is np.ndarray and g.flags.writeable and g.dtype == slope.dtype
+                and g.shape == slope.shape):
+            return (np.multiply(g, slope, out=g),)
+        return (g * slope,)
 
 
 class GeluTanh(Op):

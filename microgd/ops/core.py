@@ -15,6 +15,8 @@ Tensors it was given (``Tensor._make``), so the floors are state → anomaly →
 """
 from __future__ import annotations
 
+import math
+import threading
 from collections.abc import Iterable, Sequence
 from operator import attrgetter
 from typing import Any, overload
@@ -324,3 +326,28 @@ def ones(n: int, dtype: Any) -> np.ndarray:
         v = _ONES[key] = np.ones(n, dtype=dtype)
         v.flags.writeable = False
     return v
+
+
+class _Work(threading.local):
+    buffer: np.ndarray | None = None
+
+
+_WORK = _Work()
+WORK_LIMIT = 1 << 23  # bytes of work buffer kept between calls, per thread (8 MiB)
+
+
+def work_array(shape: tuple, dtype: Any) -> np.ndarray:
+    """Scratch space for a temporary that never leaves the op using it (uninitialised).
+
+    One buffer per thread, reused from call to call: a fresh 1 MB temporary every step
+    lands on pages that glibc gave back to the OS after the last step, and faulting them
+    in again cost more than the arithmetic (GELU's, in a transformer). The caller must be
+    done with it before returning, and must not ask twice at once."""
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    buffer = _WORK.buffer
+    if buffer is None or buffer.nbytes < nbytes:
+        buffer = np.empty(nbytes, np.uint8)
+        if nbytes <= WORK_LIMIT:
+            _WORK.buffer = buffer
+    return buffer[:nbytes].view(dtype).reshape(shape)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .core import Op, ShapeError, fractional, is_tensor, keepdims_shape, lift, ones
+from .core import Op, ShapeError, fractional, is_tensor, keepdims_shape, lift, ones, work_array
 from .elementwise import sqrt
 from .reduce import Sum
 
@@ -36,7 +36,7 @@ def normalise(x: Any, axes: tuple, eps: float) -> tuple[Any, Any]:
     mean = rows @ unit
     mean *= inv_n
     centred = rows - mean[:, None]
-    rstd = np.square(centred) @ unit
+    rstd = np.square(centred, out=work_array(centred.shape, centred.dtype)) @ unit
     rstd *= inv_n
     rstd += dt(eps)
     np.reciprocal(np.sqrt(rstd, out=rstd), out=rstd)
@@ -83,7 +83,10 @@ class LayerNorm(Op):
         g2, xhat2 = g.reshape(m, n), xhat.reshape(m, n)
         shape = x.shape[x.ndim - len(axes):]
         examples = ones(g2.shape[0], g.dtype)  # Σ over the examples = ones @ rows
-        gxhat = g2 * xhat2
+        # g x̂ in the thread's work buffer; g itself is ours to overwrite with dx (see
+        # autograd.backpropagate), so the only new arrays are the gradients
+        own = type(g) is np.ndarray and g.flags.writeable and g.dtype == xhat.dtype
+        gxhat = np.multiply(g2, xhat2, out=work_array((m, n), g.dtype)) if own else g2 * xhat2
         grads: list = [None]
         if has_weight:
             grads.append((examples @ gxhat).reshape(shape) if needs[1] else None)
@@ -91,10 +94,16 @@ class LayerNorm(Op):
             grads.append((examples @ g2).reshape(shape) if needs[-1] else None)
         if needs[0]:  # mean(ĝ) = g·w / n and mean(ĝ x̂) = (g x̂)·w / n: matrix-vector
             w = affine[0].reshape(-1) if has_weight else ones(n, g.dtype)
-            gx = g2 * w if has_weight else g2.copy()  # ĝ, then dx in place
             k = max(n, 1)  # (no features: an empty result, no warning)
-            gx -= ((g2 @ w) / k)[:, None]
-            gx -= xhat2 * ((gxhat @ w) / k)[:, None]
+            mean_g, mean_gxhat = (g2 @ w) / k, (gxhat @ w) / k
+            if own:  # ĝ, then dx, in g's buffer; x̂ mean(ĝ x̂) in gxhat's
+                gx = np.multiply(g2, w, out=g2) if has_weight else g2
+                second = np.multiply(xhat2, mean_gxhat[:, None], out=gxhat)
+            else:
+                gx = g2 * w if has_weight else g2.copy()
+                second = xhat2 * mean_gxhat[:, None]
+            gx -= mean_g[:, None]
+            gx -= second
             gx *= rstd.reshape(m, 1)
             grads[0] = gx.reshape(x.shape)
         return grads

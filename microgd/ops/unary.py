@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .core import Op, fractional, is_tensor
+from .core import Op, fractional, is_tensor, work_array
 from .elementwise import exp
 
 
@@ -165,12 +165,14 @@ def _odd_rational(x: np.ndarray, p: tuple, q: tuple) -> np.ndarray:
     return out
 
 
-def normal_cdf_array(a: np.ndarray) -> np.ndarray:
-    """Phi(a) = 0.5 + 0.5 erf(a / sqrt 2), the standard normal CDF, in a's dtype."""
+def normal_cdf_array(a: np.ndarray, spare: np.ndarray | None = None) -> np.ndarray:
+    """Phi(a) = 0.5 + 0.5 erf(a / sqrt 2), the standard normal CDF, in a's dtype.
+    ``spare``, an array of a's shape and dtype, may be overwritten on the way (GELU lends
+    its output's buffer): the float32 path then makes one new array, the result."""
     if a.dtype != np.float32:
         return 0.5 + 0.5 * erf_array(a * a.dtype.type(_SQRT_HALF))
-    c = np.clip(a, -_PHI32_CLIP, _PHI32_CLIP, out=np.empty_like(a))
-    t = np.square(c, out=np.empty_like(c))
+    c = np.clip(a, -_PHI32_CLIP, _PHI32_CLIP, out=work_array(a.shape, a.dtype))
+    t = np.square(c, out=np.empty_like(c) if spare is None else spare)
     cdf = _poly(t, _PHI32_P)
     cdf *= c
     q = np.add(t, np.float32(_PHI32_Q[-2]), out=c)  # c is free again: Q~ in its buffer
