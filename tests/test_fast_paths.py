@@ -16,7 +16,7 @@ RNG = np.random.default_rng(7)
 
 
 @pytest.mark.parametrize("shape", [(1024, 16), (300, 1000), (8, 64, 10), (4, 2000), (32, 10),
-                                   (2, 3, 5, 7), (512, 1), (1024, 64)])
+                                   (96, 10), (2, 3, 5, 7), (512, 1), (1024, 64)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_row_reductions_match_numpy(shape, dtype):
     x = RNG.standard_normal(shape).astype(dtype)

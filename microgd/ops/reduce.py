@@ -175,13 +175,14 @@ def cumsum(x: Any, axis: int) -> Any:
 def row_max(x: np.ndarray) -> np.ndarray:
     """``x.max(axis=-1, keepdims=True)``, bit for bit (a max is exact; NaN propagates).
 
-    Rows of up to 32: transposed to a contiguous copy, the rows become columns, and
-    folding their halves onto each other is a few vectorised ``np.maximum`` (16 µs on
-    (1024, 16), 52 on attention's (32, 2, 32, 32) scores). Longer rows, from 256 of them:
-    one segmented reduction, ``np.maximum.reduceat`` (43 µs where numpy takes 63 on
-    (1024, 64)). Otherwise numpy's own."""
+    Rows of up to 32, from 96 of them: transposed to a contiguous copy, the rows become
+    columns, and folding their halves onto each other is a few vectorised ``np.maximum``
+    (16 µs on (1024, 16), 52 on attention's (32, 2, 32, 32) scores; its ~4 µs of calls
+    lose to numpy's ~45 ns a row below ~96 rows, e.g. an MLP's (32, 10) logits). Longer
+    rows, from 256 of them: one segmented reduction, ``np.maximum.reduceat`` (43 µs where
+    numpy takes 63 on (1024, 64)). Otherwise numpy's own."""
     n = x.shape[-1] if x.ndim else 0
-    if x.ndim >= 2 and 1 <= n <= 32:
+    if x.ndim >= 2 and 1 <= n <= 32 and x.size >= 96 * n:
         m = np.ascontiguousarray(x.swapaxes(-1, -2))
         while n > 1:
             h = n // 2
