@@ -147,6 +147,107 @@ def test_a_view_taken_before_an_in_place_write(rng):
             (v * 1.0).sum().backward()
 
 
+# How a tensor is viewed before the view is written in place: a slice, a view of a view, a
+# transpose, a reshape, a slice of a transpose, a negative-step slice.
+_WINDOWS = {
+    "slice": lambda t: t[1:3],
+    "view of a view": lambda t: t.reshape(2, 6)[:, 1:4][0],
+    "transpose": lambda t: t.T,
+    "reshape": lambda t: t.reshape(3, 4),
+    "slice of a transpose": lambda t: t.T[1:3],
+    "negative step": lambda t: t[::-1, 2:0:-1],
+}
+
+
+# Writes whose value needs a gradient of its own (y * y). (Multiplying in place by a
+# tensor that needs a gradient reads the overwritten value: that raises, see above.)
+_WRITES = {
+    "add_": lambda v, y: v.add_(y * y),
+    "copy_": lambda v, y: v.copy_(y * y),
+    "mul_ then sub_": lambda v, y: v.mul_(2.5).sub_(y * y),
+}
+
+
+@pytest.mark.parametrize("window", list(_WINDOWS))
+@pytest.mark.parametrize("write", list(_WRITES))
+def test_a_write_through_a_view_reaches_the_viewed_tensor(rng, window, write):
+    """v = view(t); v.add_(y * y): t changed too, so gradients through t see the write
+    (PyTorch's CopySlices): checked against central finite differences, with a random
+    projection of t and of the view, for x (t = 2x) and the written operand y."""
+    view = _WINDOWS[window]
+    x0 = rng.standard_normal((4, 3))
+    y0 = rng.standard_normal(view(mg.tensor(x0)).shape)
+    wt = rng.standard_normal((4, 3))
+    wv = rng.standard_normal(y0.shape)
+
+    def f(x, y):
+        t = x * 2.0
+        v = view(t)
+        _WRITES[write](v, y)
+        return (t * wt).sum() + (v * wv).sum() + (t * t).sum()
+
+    x = mg.tensor(x0, requires_grad=True, dtype=np.float64)
+    y = mg.tensor(y0, requires_grad=True, dtype=np.float64)
+    assert mg.gradcheck(f, [x, y], atol=1e-7, rtol=1e-6)
+    # and by hand for the slice: t = 2x, then t[1:3] = 2.5 t[1:3] - y^2
+    if window == "slice" and write == "mul_ then sub_":
+        f(x, y).backward()
+        t = 2 * x0
+        t[1:3] = 2.5 * t[1:3] - y0 * y0
+        gt = wt + 2 * t                          # d/dt of the loss (its t and t*t terms)
+        gt[1:3] += wv                            # the view's own term
+        gx = 2 * gt
+        gx[1:3] *= 2.5
+        np.testing.assert_allclose(x.grad, gx, rtol=1e-12)
+        np.testing.assert_allclose(y.grad, -2 * y0 * gt[1:3], rtol=1e-12)
+
+
+def test_a_write_through_a_view_differentiates_twice(rng):
+    """The write-through node's VJP is itself differentiable: a Hessian-vector product
+    through it (grad of <grad, u>) against finite differences of the gradient."""
+    wt = rng.standard_normal((3, 4))
+    u = rng.standard_normal((3, 4))
+
+    def loss(x):
+        t = x * x
+        t.T[1:3].mul_(3.0).add_(x.T[1:3] ** 3)  # t[:, 1:3] = 3 x^2 + x^3, x^2 elsewhere
+        return (t * t * wt).sum()
+
+    def grad_dot_u(x):
+        (gx,) = mg.grad(loss(x), [x], create_graph=True)
+        return (gx * u).sum()
+
+    x = mg.tensor(rng.standard_normal((3, 4)), requires_grad=True, dtype=np.float64)
+    (recorded,) = mg.grad(loss(x), [x], create_graph=True)   # the VJP on Tensors ...
+    (plain,) = mg.grad(loss(x), [x])                         # ... and on arrays
+    np.testing.assert_allclose(recorded.data, plain.data, rtol=1e-12)
+    assert mg.gradcheck(loss, [x], atol=1e-7, rtol=1e-6)
+    assert mg.gradcheck(grad_dot_u, [x], atol=1e-6, rtol=1e-5)
+
+
+def test_writing_a_view_of_a_leaf_that_requires_grad_is_an_error(rng):
+    x = mg.tensor(rng.standard_normal(4), requires_grad=True)
+    before = x.data.copy()
+    for write in (lambda v: v.mul_(2.0), lambda v: v.zero_(), lambda v: v.add_(x[0:2])):
+        with pytest.raises(RuntimeError, match="view .* of a leaf tensor that requires grad"):
+            write(x[1:3])
+    np.testing.assert_array_equal(x.data, before)  # untouched
+    with mg.no_grad():
+        x[1:3].mul_(2.0)                         # the optimizer's way: allowed
+    np.testing.assert_allclose(x.data[1:3], 2 * before[1:3])
+
+
+def test_a_sibling_view_read_after_a_write_through_another_view_raises(rng):
+    """u and v are both windows on t; writing v changes what u shows, so reading u after
+    the write raises, as for any view read after its tensor changed."""
+    x = mg.tensor(rng.standard_normal(5), requires_grad=True, dtype=np.float64)
+    t = x * 1.0
+    u, v = t[0:3], t[2:5]
+    v.mul_(2.0)
+    with pytest.raises(RuntimeError, match="view .*read after that tensor was changed"):
+        (u * rng.standard_normal(3)).sum().backward()
+
+
 def test_a_tensor_written_in_place_with_itself(rng):
     """t += t is 2t (both operands are t as it was): it once looped forever in backward."""
     x = mg.tensor(rng.standard_normal(3), requires_grad=True, dtype=np.float64)

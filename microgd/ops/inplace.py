@@ -14,6 +14,12 @@ check that keeps them honest, with PyTorch's rules:
   remembers the count when it was made, and its backward checks its saved arrays only when
   some write happened since: one comparison per node otherwise.
 
+- A write through a view (``v = t[0:2]; v.mul_(2)``) changes the viewed tensor too, so
+  that tensor also becomes a new node (``WriteThrough``: its earlier self outside the
+  window, the written view inside it), as PyTorch's CopySlices does; up a chain of views
+  to the first tensor. A view of a leaf that requires grad cannot be written while
+  recording, as in PyTorch.
+
 Writing into ``t.data`` directly stays the documented escape hatch: it is not tracked.
 Optimizers, which update ``p.data`` in place, mark their parameters as written at each
 ``step()`` (PyTorch's optimizers bump the version counter the same way): backpropagating a
@@ -28,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..state import REBASED, STATE
-from .core import ShapeError, constant, is_tensor, lift
+from .core import Op, ShapeError, constant, is_tensor, lift
 from .elementwise import where
 
 EDITS = [0]  # in-place writes so far (process-wide)
@@ -115,11 +121,15 @@ def inplace(t: Any, name: str, fn: Callable[[Any, Any], Any], other: Any) -> Any
     if not t.data.flags.writeable:
         raise ValueError(f"{name}: the tensor's array is read-only (shape {t.shape}, e.g. a "
                          "broadcast view); copy it first")
-    if recording:  # the op's input is the tensor as it was: a node sharing its old buffer
-        old = t._make(t.data, t._parents, t._op, t._ctx, t.requires_grad)
-        old._epoch, old._scope, old.name = getattr(t, "_epoch", 0), t._scope, t.name
-        if hasattr(t, "_before"):  # written in place before: the chain of earlier selves
-            old._before = t._before
+    if recording:
+        for base in _viewed(t):
+            if base.requires_grad and base._op is None:
+                raise RuntimeError(
+                    f"{name}: a view (shape {t.shape}) of a leaf tensor that requires grad "
+                    f"(shape {base.shape}) cannot be changed in place while the graph is "
+                    "being recorded; change the leaf inside `with mg.no_grad():`, or work on "
+                    "a copy (leaf.clone())")
+        old = _earlier_self(t)  # the op's input: the tensor as it was
         new = fn(old, old if other is t else other)  # t += t: both operands are the old t
     else:
         new = fn(t, other)
@@ -132,13 +142,91 @@ def inplace(t: Any, name: str, fn: Callable[[Any, Any], Any], other: Any) -> Any
                         f"(t = t.astype({new.dtype}))")
     np.copyto(t.data, new.data, casting="unsafe")
     mark_written(t.data)
-    if recording:  # t becomes the new node; nodes that used it before keep the old one
-        old._seq, t._seq, t._before = t._seq, new._seq, old
-        t._parents, t._op, t._ctx = new._parents, new._op, new._ctx
-        t._epoch = getattr(new, "_epoch", 0)
-        t.requires_grad = True
-        REBASED[0] += 1
+    if recording:
+        _become(t, old, new)
+        view = t
+        for base in _viewed(t):  # each tensor t is a window on changed with it
+            earlier = _earlier_self(base)
+            _become(base, earlier, WriteThrough.apply(earlier, view, window=_window(view)))
+            view = base
     return t
+
+
+def _earlier_self(t: Any) -> Any:
+    """A new node that is ``t`` as it is now (sharing its buffer), before ``t`` changes."""
+    old = t._make(t.data, t._parents, t._op, t._ctx, t.requires_grad)
+    old._epoch, old._scope, old.name = getattr(t, "_epoch", 0), t._scope, t.name
+    if hasattr(t, "_before"):  # written in place before: the chain of earlier selves
+        old._before = t._before
+    return old
+
+
+def _become(t: Any, old: Any, new: Any) -> None:
+    """``t`` turns into the node ``new``; nodes that used it before keep ``old``."""
+    old._seq, t._seq, t._before = t._seq, new._seq, old
+    t._parents, t._op, t._ctx = new._parents, new._op, new._ctx
+    t._epoch = getattr(new, "_epoch", 0)
+    t.requires_grad = True
+    REBASED[0] += 1
+
+
+# The ops whose result is a window on their input's buffer (when numpy makes it a view).
+_VIEW_OPS = ("getitem", "reshape", "transpose")
+
+
+def _first_self(t: Any) -> Any:
+    """``t`` as it was made, before any in-place write turned it into another node."""
+    while hasattr(t, "_before"):
+        t = t._before
+    return t
+
+
+def _viewed(t: Any) -> list:
+    """The chain of tensors ``t`` is a view of (its input, that one's input, ...), as long
+    as each was made by a view op from the next and shares its memory."""
+    chain = []
+    first = _first_self(t)
+    while (first._op is not None and first._op.name in _VIEW_OPS
+           and np.may_share_memory(first.data, first._parents[0].data)):
+        base = first._parents[0]
+        chain.append(base)
+        first = _first_self(base)
+    return chain
+
+
+def _window(view: Any) -> np.ndarray:
+    """Which elements of its input ``view`` shows: the view op applied to their flat
+    positions (so any basic index, reshape or transpose is followed exactly)."""
+    first = _first_self(view)
+    base = first._parents[0]
+    positions = np.arange(base.data.size).reshape(base.shape)
+    return first._op.forward(positions, **first._ctx)
+
+
+class WriteThrough(Op):
+    """A tensor changed through one of its views: its new self. The values are already in
+    its buffer (nothing to compute); the gradient of the viewed window goes to the written
+    view, the rest to the tensor as it was (PyTorch's CopySlices). ``window`` holds the flat
+    positions the view shows, in the view's shape."""
+
+    name = "write_through"
+    uses_values = False
+
+    @staticmethod
+    def forward(base, view, window):
+        return base  # the shared buffer, already written
+
+    @staticmethod
+    def backward(g, out, needs, base, view, window):
+        if is_tensor(g):  # differentiable again
+            outside = np.ones(base.size, dtype=g.dtype)
+            outside[window.reshape(-1)] = 0
+            flat = g.reshape(-1)
+            return (flat * constant(outside, g)).reshape(base.shape), flat[window]
+        flat = g.reshape(-1).copy()
+        inside = flat[window]  # a copy, in the view's shape
+        flat[window] = 0
+        return flat.reshape(base.shape), inside
 
 
 def overwrite(old: Any, src: Any) -> Any:
