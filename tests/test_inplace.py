@@ -159,12 +159,12 @@ _WINDOWS = {
 }
 
 
-# Writes whose value needs a gradient of its own (y * y). (Multiplying in place by a
-# tensor that needs a gradient reads the overwritten value: that raises, see above.)
+# Writes whose value needs a gradient of its own (y * y).
 _WRITES = {
     "add_": lambda v, y: v.add_(y * y),
     "copy_": lambda v, y: v.copy_(y * y),
     "mul_ then sub_": lambda v, y: v.mul_(2.5).sub_(y * y),
+    "mul_ by y, div_ by y + 3": lambda v, y: v.mul_(y).div_(y * y + 3.0),
 }
 
 
@@ -223,6 +223,28 @@ def test_a_write_through_a_view_differentiates_twice(rng):
     np.testing.assert_allclose(recorded.data, plain.data, rtol=1e-12)
     assert mg.gradcheck(loss, [x], atol=1e-7, rtol=1e-6)
     assert mg.gradcheck(grad_dot_u, [x], atol=1e-6, rtol=1e-5)
+
+
+def test_multiplying_in_place_by_a_tensor_that_needs_a_gradient(rng):
+    """t.mul_(w): w's gradient is g times the t the write overwrote, so that value is kept
+    (PyTorch keeps it too); a node that used t before the write reads it as well."""
+    wt = rng.standard_normal((3, 4))
+
+    def f(x, w):
+        t = x * 1.0
+        early = t * 2.0                          # made before the write: reads the old t
+        t.mul_(w)
+        t *= t                                   # both operands are the t before this write
+        t.div_(w * w + 1.0)
+        return (t * wt).sum() + (early * early).sum()
+
+    x = mg.tensor(rng.standard_normal((3, 4)), requires_grad=True, dtype=np.float64)
+    w = mg.tensor(rng.standard_normal((3, 4)), requires_grad=True, dtype=np.float64)
+    assert mg.gradcheck(f, [x, w], atol=1e-7, rtol=1e-6)
+    f(x, w).backward()
+    x0, w0 = x.data, w.data
+    np.testing.assert_allclose(                   # d/dx of (x w)^2 / (w^2 + 1) . wt + 4 x^2
+        x.grad, 2 * x0 * w0 ** 2 / (w0 ** 2 + 1) * wt + 8 * x0, rtol=1e-12)
 
 
 def test_writing_a_view_of_a_leaf_that_requires_grad_is_an_error(rng):

@@ -12,7 +12,9 @@ check that keeps them honest, with PyTorch's rules:
   in-place operation" instead of silently using the new value. Every write bumps a global
   count and records it against the written array's base buffer (so views count too); a node
   remembers the count when it was made, and its backward checks its saved arrays only when
-  some write happened since: one comparison per node otherwise.
+  some write happened since: one comparison per node otherwise. The write's own op may need
+  the value it overwrites (``t.mul_(w)`` does, for w's gradient): that value is copied
+  first, and nodes made before the write then read the copy too.
 
 - A write through a view (``v = t[0:2]; v.mul_(2)``) changes the viewed tensor too, so
   that tensor also becomes a new node (``WriteThrough``: its earlier self outside the
@@ -93,7 +95,9 @@ def check_saved(node: Any) -> None:
         step = STEPPED.get(key)
         if step is not None and step[0] > written:
             written, by = step
-        if written > made:
+        # an in-place result's output was written by its own write, the next one counted
+        # after it was made (t.div_(w) reads it for w's gradient): only later ones count
+        if written > made + (i == 0 and hasattr(node, "_before")):
             what = "its output" if i == 0 else f"its input {i - 1}"
             if by:
                 fix = (f"{by} updated it in place; call backward() before step(), or "
@@ -131,6 +135,8 @@ def inplace(t: Any, name: str, fn: Callable[[Any, Any], Any], other: Any) -> Any
                     "a copy (leaf.clone())")
         old = _earlier_self(t)  # the op's input: the tensor as it was
         new = fn(old, old if other is t else other)  # t += t: both operands are the old t
+        if _reads(new, old):  # t.mul_(w), w needing a gradient: dw = g t needs the old t,
+            old.data = old.data.copy()  # which the write destroys; keep it (as PyTorch does)
     else:
         new = fn(t, other)
     if new.shape != t.shape:
@@ -150,6 +156,14 @@ def inplace(t: Any, name: str, fn: Callable[[Any, Any], Any], other: Any) -> Any
             _become(base, earlier, WriteThrough.apply(earlier, view, window=_window(view)))
             view = base
     return t
+
+
+def _reads(new: Any, old: Any) -> bool:
+    """Whether the backward of the op that computed ``new`` reads the value of ``old``."""
+    if new._op is None or not new._op.uses_values:
+        return False
+    reads = new._op.reads([p.requires_grad for p in new._parents])
+    return any(read and p is old for read, p in zip(reads[1:], new._parents))
 
 
 def _earlier_self(t: Any) -> Any:
@@ -186,11 +200,12 @@ def _viewed(t: Any) -> list:
     as each was made by a view op from the next and shares its memory."""
     chain = []
     first = _first_self(t)
-    while (first._op is not None and first._op.name in _VIEW_OPS
-           and np.may_share_memory(first.data, first._parents[0].data)):
+    while first._op is not None and first._op.name in _VIEW_OPS:
         base = first._parents[0]
+        if not np.may_share_memory(t.data, base.data):
+            break  # the op copied (advanced indexing, a reshape that could not view)
         chain.append(base)
-        first = _first_self(base)
+        t, first = base, _first_self(base)
     return chain
 
 
