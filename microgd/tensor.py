@@ -281,20 +281,24 @@ class Tensor(TensorMethods):
         return _retain in HOOKS.get(id(self), ())
 
     def _run_hooks(self, g: Any) -> Any:
-        """The walk calls this with the finished gradient when the tensor has hooks."""
+        """The walk calls this with the finished gradient when the tensor has hooks.
+        A hook may keep what it is given, so the walk goes on with a copy: the VJPs that
+        overwrite the gradient they receive (ReLU, GELU, LayerNorm) never touch it."""
+        seen = False
         for hook in list(HOOKS.get(id(self), ())):
             if hook is _retain:
                 self._keep_grad(g)
                 continue
             given = g if isinstance(g, Tensor) else Tensor._make(g, (), None, None, False)
             result = hook(given)
+            seen = True
             if result is not None:
                 result = result if isinstance(result, Tensor) else Tensor(np.asarray(result))
                 if result.shape != self.shape:
                     raise ValueError(f"register_hook: the hook returned a gradient of shape "
                                      f"{result.shape} for a tensor of shape {self.shape}")
                 g = result if isinstance(g, Tensor) else result.data
-        return g
+        return g.copy() if seen and type(g) is np.ndarray else g
 
     def _keep_grad(self, g: Any) -> None:
         arr = np.array(g.data if isinstance(g, Tensor) else g, dtype=self.dtype)

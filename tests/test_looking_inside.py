@@ -62,6 +62,27 @@ def test_a_hook_sees_the_summed_gradient_once_and_can_replace_it(rng):
     np.testing.assert_allclose(x.grad, np.zeros(3))
 
 
+@pytest.mark.parametrize("layer", ["relu", "gelu", "layer_norm"])
+def test_a_gradient_a_hook_kept_is_never_overwritten(rng, layer):
+    """ReLU, GELU and LayerNorm write their input's gradient into the gradient they receive
+    (it is theirs); a hook that kept that array, or returned it, must still see its values."""
+    f = {"relu": lambda t: t.relu(), "gelu": mg.nn.functional.gelu,
+         "layer_norm": lambda t: mg.nn.functional.layer_norm(t, (8,))}[layer]
+    x = mg.tensor(rng.standard_normal((4, 8)), requires_grad=True)
+    w = rng.standard_normal((4, 8))
+    kept = []
+    y = f(x * 1.0)
+    y.register_hook(lambda g: kept.append(g.data))
+    y.register_hook(lambda g: kept.append(g.data) or g)
+    (y * mg.tensor(w)).sum().backward()
+    for arr in kept:
+        np.testing.assert_array_equal(arr, w)
+    first = x.grad.copy()
+    x.grad = None
+    (f(x * 1.0) * mg.tensor(w)).sum().backward()  # and the hooks changed no gradient
+    np.testing.assert_array_equal(x.grad, first)
+
+
 def test_a_hook_on_a_leaf_changes_what_is_accumulated(rng):
     x = mg.tensor(rng.standard_normal(3), requires_grad=True, dtype=np.float64)
     x.register_hook(lambda g: g * 10.0)
