@@ -156,6 +156,8 @@ _WINDOWS = {
     "reshape": lambda t: t.reshape(3, 4),
     "slice of a transpose": lambda t: t.T[1:3],
     "negative step": lambda t: t[::-1, 2:0:-1],
+    "one element": lambda t: t[2, 1],            # a 0-d view, as in PyTorch (numpy copies)
+    "one row": lambda t: t[3],
 }
 
 

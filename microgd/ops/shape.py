@@ -155,7 +155,10 @@ class GetItem(Op):
 
     @staticmethod
     def forward(a, index):
-        return a[index]
+        out = a[index]
+        if not isinstance(out, np.ndarray):  # numpy gives one element as a copy (a scalar);
+            out = a[(*index, ...) if isinstance(index, tuple) else (index, ...)]  # a view,
+        return out                           # as PyTorch: t[1].mul_(2) changes t
 
     @staticmethod
     def backward(g, out, needs, a, index):
