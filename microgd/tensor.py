@@ -318,6 +318,9 @@ class Tensor(TensorMethods):
             )
         if EDITS[0] and op.uses_values and EDITS[0] > getattr(self, "_epoch", 0):
             check_saved(self)
+        given = g
+        if STATE.detect_anomaly and type(g) is np.ndarray:
+            g = g.copy()  # a VJP may overwrite the g it owns; the check below reads it
         parents = self._parents
         if len(parents) == 1:  # the common unary case, without the loops below
             parent = parents[0]
@@ -328,7 +331,7 @@ class Tensor(TensorMethods):
             if pg is not None and pg.shape != parent.data.shape:
                 pg = ops.unbroadcast(pg, parent.data.shape)
             if STATE.detect_anomaly:
-                check_backward(self, g, (pg,))
+                check_backward(self, given, (pg,))
             return (pg,)
         needs = list(map(needs_grad, parents))
         if create_graph:
@@ -351,7 +354,7 @@ class Tensor(TensorMethods):
             fitted.append(pg)
             previous = pg
         if STATE.detect_anomaly:
-            check_backward(self, g, fitted)
+            check_backward(self, given, fitted)
         return fitted
 
     def _accumulate(self, g: Any) -> None:
@@ -371,8 +374,8 @@ class Tensor(TensorMethods):
     def _release(self) -> None:
         """Free what only a second backward would need; keep the structure (op, parents,
         shapes) so the graph can still be drawn, as PyTorch keeps its grad_fn chain."""
-        if self._op is not None:
-            self._ctx = _FREED
+        if self._op is not None and not self._op.is_view:  # a view's index or shape is
+            self._ctx = _FREED  # kept: writing through it later needs it (nothing big)
 
 
 def _retain(grad: Tensor) -> None:

@@ -73,3 +73,14 @@ def test_anomaly_mode_leaves_healthy_training_alone():
         loss = mg.nn.F.cross_entropy(model(x), np.array([0, 1, 2, 0, 1]))
         loss.backward()
     assert all(np.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_anomaly_mode_judges_the_gradient_a_layer_received_not_what_it_wrote_over_it():
+    """LayerNorm writes dx into the upstream gradient it owns; anomaly mode must still say
+    that the gradient it received was finite when its own dx overflowed."""
+    import numpy as np
+    x = mg.tensor(np.array([[1.0, 1.001]], np.float32), requires_grad=True)
+    with mg.detect_anomaly():
+        y = mg.nn.functional.layer_norm(x, (2,)) * 1.0
+        with np.errstate(over="ignore"), pytest.raises(RuntimeError, match="was finite"):
+            y.backward(np.array([[3e38, -3e38]], np.float32))

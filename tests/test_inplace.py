@@ -249,6 +249,43 @@ def test_multiplying_in_place_by_a_tensor_that_needs_a_gradient(rng):
         x.grad, 2 * x0 * w0 ** 2 / (w0 ** 2 + 1) * wt + 8 * x0, rtol=1e-12)
 
 
+def test_writing_a_view_after_its_tensor_changed_raises_instead_of_a_wrong_gradient(rng):
+    """v = b[0:2]; v.mul_(2); b.mul_(5); v.mul_(3): v's recorded graph predates b's write,
+    so building on it would lose the x5 inside the window (b's gradient came out [6, 6, 5]
+    instead of [30, 30, 5]). PyTorch replays the view; microgd raises, naming the fix."""
+    x = mg.tensor(rng.standard_normal(3), requires_grad=True, dtype=np.float64)
+    b = x * 1.0
+    v = b[0:2]
+    v.mul_(2.0)
+    v.mul_(2.0)                                   # writes through the same view: fine
+    b.mul_(5.0)
+    with pytest.raises(RuntimeError, match="taken before the tensor it shows .* changed"):
+        v.mul_(3.0)
+    b = x * 1.0
+    u = b.reshape(3, 1)[0:2]                      # a view of a view, its tensor written
+    b.add_(1.0)
+    with pytest.raises(RuntimeError, match="taken before the tensor it shows"):
+        u.mul_(3.0)
+    w = b[0:2]                                    # taken again after the change: fine
+    w.mul_(3.0)
+    g = rng.standard_normal(3)
+    (b * mg.tensor(g)).sum().backward()
+    np.testing.assert_allclose(x.grad, g * [3.0, 3.0, 1.0], rtol=1e-12)
+
+
+def test_a_view_can_be_written_after_a_backward_through_it(rng):
+    """backward frees what a second backward would need, but a view's index is kept:
+    writing through the view afterwards used to crash inside the write."""
+    x = mg.tensor(rng.standard_normal(3), requires_grad=True, dtype=np.float64)
+    b = x + 0.0
+    v = b[0:2]
+    (v * mg.tensor(rng.standard_normal(2))).sum().backward()
+    v.mul_(2.0)
+    np.testing.assert_allclose(b.data, x.data * [2.0, 2.0, 1.0])
+    with pytest.raises(RuntimeError, match="second time"):  # b's own graph was freed
+        (b * mg.tensor(rng.standard_normal(3))).sum().backward()
+
+
 def test_writing_a_view_of_a_leaf_that_requires_grad_is_an_error(rng):
     x = mg.tensor(rng.standard_normal(4), requires_grad=True)
     before = x.data.copy()

@@ -126,6 +126,7 @@ def inplace(t: Any, name: str, fn: Callable[[Any, Any], Any], other: Any) -> Any
         raise ValueError(f"{name}: the tensor's array is read-only (shape {t.shape}, e.g. a "
                          "broadcast view); copy it first")
     if recording:
+        view = t
         for base in _viewed(t):
             if base.requires_grad and base._op is None:
                 raise RuntimeError(
@@ -133,6 +134,14 @@ def inplace(t: Any, name: str, fn: Callable[[Any, Any], Any], other: Any) -> Any
                     f"(shape {base.shape}) cannot be changed in place while the graph is "
                     "being recorded; change the leaf inside `with mg.no_grad():`, or work on "
                     "a copy (leaf.clone())")
+            if base._seq > view._seq and not (
+                    isinstance(base._op, type) and issubclass(base._op, WriteThrough)
+                    and base._parents[1] is view):  # changed since, other than through it
+                raise RuntimeError(
+                    f"{name}: this view (shape {t.shape}) was taken before the tensor it "
+                    f"shows (shape {base.shape}) was changed in place, so its recorded "
+                    "value is out of date; take the view again after the change")
+            view = base
         old = _earlier_self(t)  # the op's input: the tensor as it was
         new = fn(old, old if other is t else other)  # t += t: both operands are the old t
         if _reads(new, old):  # t.mul_(w), w needing a gradient: dw = g t needs the old t,
@@ -184,10 +193,6 @@ def _become(t: Any, old: Any, new: Any) -> None:
     REBASED[0] += 1
 
 
-# The ops whose result is a window on their input's buffer (when numpy makes it a view).
-_VIEW_OPS = ("getitem", "reshape", "transpose")
-
-
 def _first_self(t: Any) -> Any:
     """``t`` as it was made, before any in-place write turned it into another node."""
     while hasattr(t, "_before"):
@@ -200,7 +205,7 @@ def _viewed(t: Any) -> list:
     as each was made by a view op from the next and shares its memory."""
     chain = []
     first = _first_self(t)
-    while first._op is not None and first._op.name in _VIEW_OPS:
+    while first._op is not None and first._op.is_view:
         base = first._parents[0]
         if not np.may_share_memory(t.data, base.data):
             break  # the op copied (advanced indexing, a reshape that could not view)

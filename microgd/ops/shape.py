@@ -17,6 +17,7 @@ from .core import AxisError, Op, ShapeError, common_dtype, is_tensor, lift, norm
 
 class Reshape(Op):
     name = "reshape"
+    is_view = True
     uses_values = False
 
     @staticmethod
@@ -40,6 +41,7 @@ class Transpose(Op):
     """Permute the axes; ``axes`` is a permutation of non-negative axes (None reverses)."""
 
     name = "transpose"
+    is_view = True
     uses_values = False
 
     @staticmethod
@@ -151,6 +153,7 @@ class GetItem(Op):
     """``a[index]``: basic (ints, slices) and advanced (integer arrays, boolean masks)."""
 
     name = "getitem"
+    is_view = True
     uses_values = False
 
     @staticmethod
