@@ -318,8 +318,8 @@ class Tensor(TensorMethods):
             )
         if EDITS[0] and op.uses_values and EDITS[0] > getattr(self, "_epoch", 0):
             check_saved(self)
-        given = g
-        if STATE.detect_anomaly and type(g) is np.ndarray:
+        given, anomaly = g, STATE.detect_anomaly
+        if anomaly and type(g) is np.ndarray:
             g = g.copy()  # a VJP may overwrite the g it owns; the check below reads it
         parents = self._parents
         if len(parents) == 1:  # the common unary case, without the loops below
@@ -330,7 +330,7 @@ class Tensor(TensorMethods):
                 (pg,) = op.backward(g, self.data, _NEEDS_ONE, parent.data, **ctx)
             if pg is not None and pg.shape != parent.data.shape:
                 pg = ops.unbroadcast(pg, parent.data.shape)
-            if STATE.detect_anomaly:
+            if anomaly:
                 check_backward(self, given, (pg,))
             return (pg,)
         needs = list(map(needs_grad, parents))
@@ -338,7 +338,7 @@ class Tensor(TensorMethods):
             grads = op.backward(g, self, needs, *parents, **ctx)
         else:
             grads = op.backward(g, self.data, needs, *map(array_of, parents), **ctx)
-            if not op.broadcasts and not STATE.detect_anomaly:
+            if not op.broadcasts and not anomaly:
                 return grads  # already fresh, per-input arrays of the right shapes
         # each parent gets a gradient of its own shape (undo broadcasting), and never an
         # array another parent also got: leaves accumulate in place (think of x + y -> g, g)
@@ -353,7 +353,7 @@ class Tensor(TensorMethods):
                     pg = pg.copy()
             fitted.append(pg)
             previous = pg
-        if STATE.detect_anomaly:
+        if anomaly:
             check_backward(self, given, fitted)
         return fitted
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .core import Op, fractional, is_tensor, work_array
+from .core import Op, fractional, is_tensor, owned, work_array
 from .elementwise import Sigmoid, Softplus, exp, sigmoid, tanh, where
 from .unary import erf, erf_array, normal_cdf_array
 
@@ -52,8 +52,7 @@ class Gelu(Op):
         slope *= dt(_INV_SQRT_2PI)  # phi(x)
         slope *= a
         slope += cdf
-        if (type(g) is np.ndarray and g.flags.writeable and g.dtype == slope.dtype
-                and g.shape == slope.shape):
+        if owned(g, slope.dtype):
             return (np.multiply(g, slope, out=g),)
         return (g * slope,)
 

@@ -315,6 +315,12 @@ def count(shape: tuple, axes: tuple | None) -> int:
 _ONES: dict = {}
 
 
+def owned(g: Any, dtype: Any = None) -> bool:
+    """Whether a VJP may write its result into the gradient ``g`` it received: an array the
+    walk handed to it alone (``autograd.backpropagate``), writeable, of ``dtype`` if given."""
+    return type(g) is np.ndarray and g.flags.writeable and (dtype is None or g.dtype == dtype)
+
+
 def ones(n: int, dtype: Any) -> np.ndarray:
     """A read-only vector of n ones, made once per (n, dtype): sums over rows are done as
     ``ones @ g`` (one BLAS call, 2-5x faster than ``g.sum(axis=0)``), and making the

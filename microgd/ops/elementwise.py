@@ -21,6 +21,7 @@ from .core import (
     fractional,
     is_tensor,
     lift,
+    owned,
     pair,
 )
 
@@ -272,8 +273,8 @@ class Relu(Op):
 
     @staticmethod
     def backward(g, out, needs, a):
-        if type(g) is np.ndarray and g.flags.writeable:  # g is ours to overwrite: see
-            np.multiply(g, a > 0, out=g)                   # autograd.backpropagate
+        if owned(g):
+            np.multiply(g, a > 0, out=g)
             return (g,)
         return (g * (a > 0),)
 

@@ -134,9 +134,8 @@ def inplace(t: Any, name: str, fn: Callable[[Any, Any], Any], other: Any) -> Any
                     f"(shape {base.shape}) cannot be changed in place while the graph is "
                     "being recorded; change the leaf inside `with mg.no_grad():`, or work on "
                     "a copy (leaf.clone())")
-            if base._seq > view._seq and not (
-                    isinstance(base._op, type) and issubclass(base._op, WriteThrough)
-                    and base._parents[1] is view):  # changed since, other than through it
+            if base._seq > view._seq and not (  # changed since, other than through it
+                    base._op is WriteThrough and base._parents[1] is view):
                 raise RuntimeError(
                     f"{name}: this view (shape {t.shape}) was taken before the tensor it "
                     f"shows (shape {base.shape}) was changed in place, so its recorded "

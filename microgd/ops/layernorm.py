@@ -13,7 +13,17 @@ from typing import Any
 
 import numpy as np
 
-from .core import Op, ShapeError, fractional, is_tensor, keepdims_shape, lift, ones, work_array
+from .core import (
+    Op,
+    ShapeError,
+    fractional,
+    is_tensor,
+    keepdims_shape,
+    lift,
+    ones,
+    owned,
+    work_array,
+)
 from .elementwise import sqrt
 from .reduce import Sum
 
@@ -85,7 +95,7 @@ class LayerNorm(Op):
         examples = ones(g2.shape[0], g.dtype)  # Σ over the examples = ones @ rows
         # g x̂ in the thread's work buffer; g itself is ours to overwrite with dx (see
         # autograd.backpropagate), so the only new arrays are the gradients
-        own = type(g) is np.ndarray and g.flags.writeable and g.dtype == xhat.dtype
+        own = owned(g, xhat.dtype)
         gxhat = np.multiply(g2, xhat2, out=work_array((m, n), g.dtype)) if own else g2 * xhat2
         grads: list = [None]
         if has_weight:
