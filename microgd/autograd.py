@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import gc
 import heapq
-import math
 import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
@@ -80,34 +79,19 @@ class RemovableHandle:
 
 
 # --------------------------------------------------------------------------- the walk
-def inputs_of(node: Any, read: float | None = None) -> tuple:
+def inputs_of(node: Any) -> tuple:
     """``node._parents`` as they were when ``node`` was made, so always made before it.
 
     An in-place op turns a Tensor into a later node (after ``x.mul_(2)``, ``x`` is the
     product, and its earlier self is kept in ``_before``); a node made from ``x`` before the
-    write used the earlier ``x``, as in PyTorch. A *view* of ``x`` made before the write is
-    the exception: it shares ``x``'s memory, so its value moved with the write. Read by a
-    node made before the write, it still means the earlier ``x``; read after it (``read``:
-    the highest creation number among the nodes that read it), PyTorch would rebase the
-    view onto the new ``x``; microgd raises instead of guessing."""
+    write used the earlier ``x``, as in PyTorch. (A view of ``x`` moves with the write: it
+    becomes a new node on the new ``x``, and its readers from before keep its earlier self;
+    see ops/inplace.py.)"""
     parents = node._parents
     if not REBASED[0]:
         return parents
     seq = node._seq
-    out = []
-    for parent in parents:
-        if parent._seq > seq:  # written in place after node was made
-            earlier = _version(parent, seq)
-            if read is not None and _is_view(node, parent) and (
-                    _version(parent, read - 1) is not earlier):
-                raise RuntimeError(
-                    f"backward: a view (shape {node.shape}, made by {node._op.name}) of a "
-                    f"tensor of shape {parent.shape} was read after that tensor was changed "
-                    "in place, so its value is no longer the one recorded; take the view "
-                    "again after the change (or .clone() it before changing the tensor)")
-            parent = earlier
-        out.append(parent)
-    return tuple(out)
+    return tuple(_version(p, seq) if p._seq > seq else p for p in parents)
 
 
 def _version(node: Any, at: float) -> Any:
@@ -119,28 +103,6 @@ def _version(node: Any, at: float) -> Any:
             break
         node = before
     return node
-
-
-def _is_view(node: Any, parent: Any) -> bool:
-    """Whether ``node``'s array is a window on ``parent``'s buffer. (A tensor written in
-    place shares its input's buffer too, but its value was computed when written.)"""
-    if hasattr(node, "_before"):
-        return False
-    a, b = getattr(node, "data", None), getattr(parent, "data", None)
-    return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and np.may_share_memory(a, b)
-
-
-def _note_reads(reads: dict, node: Any, parents: tuple, grads: Any, read: float) -> None:
-    """After an in-place write (the walk's slow path), for ``inputs_of``: the latest
-    creation number of a node that read each parent of ``node`` — ``node`` itself, or, when
-    ``node`` is a view of that parent, whoever read ``node`` (a view reads nothing itself)."""
-    own = node._seq
-    for parent, pg in zip(parents, grads):
-        if pg is None or not parent.requires_grad or not parent._parents:
-            continue
-        r = read if _is_view(node, parent) else own
-        previous = reads.get(parent)
-        reads[parent] = r if previous is None or r > previous else previous
 
 
 def restore_node(node: Any, state: Any) -> None:
@@ -294,7 +256,6 @@ def _walk(heap: list, pending: dict, leaves: dict, wanted: set | None, found: di
     pop, get, heappop, heappush = pending.pop, pending.get, heapq.heappop, heapq.heappush
     hooks = HOOKS
     rebased = REBASED[0]
-    reads: dict = {}  # after an in-place write: when each waiting node was last read
     while heap:
         node = heappop(heap)[2]
         g = pop(node)                             # every user of node is done: g is total
@@ -304,14 +265,8 @@ def _walk(heap: list, pending: dict, leaves: dict, wanted: set | None, found: di
             node._accumulate(g)                   # a released node raises here
         elif node in wanted:  # a copy: the node's VJP may overwrite g in place
             found[node] = g.copy() if type(g) is np.ndarray else g
-        if rebased:
-            read = reads.pop(node, math.inf)          # a root is read now
-            parents = inputs_of(node, read)
-        else:
-            parents = node._parents
+        parents = inputs_of(node) if rebased else node._parents
         grads = node._vjp(g, create_graph)        # a released node raises here
-        if rebased:
-            _note_reads(reads, node, parents, grads, read)
         # An index, not zip(): this loop starts once per node, and building zip's iterators
         # each time cost a fifth of the whole walk on a long chain.
         i = 0

@@ -79,12 +79,20 @@ class enable_grad(_GradMode):
 
 
 class set_grad_enabled(_GradMode):
-    """``with mg.set_grad_enabled(flag):`` records the graph or not, as ``flag`` says."""
+    """Record the graph or not, as ``mode`` says: at once when called
+    (``mg.set_grad_enabled(False)``), or for a block (``with mg.set_grad_enabled(flag):``,
+    restoring the mode it found), or around a function as a decorator, as in PyTorch."""
 
     def __init__(self, mode: bool) -> None:
         self.enabled = bool(mode)
+        self._previous = STATE.grad_enabled
+        STATE.grad_enabled = self.enabled
+
+    def __enter__(self) -> None:
+        pass  # already set by the call
 
     def __call__(self, fn: Any) -> Any:
+        STATE.grad_enabled = self._previous  # decorating sets nothing by itself
         mode = self.enabled
 
         @functools.wraps(fn)

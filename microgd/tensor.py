@@ -67,7 +67,7 @@ class Tensor(TensorMethods):
     """An n-dimensional array that can take part in backpropagation."""
 
     __slots__ = ("data", "grad", "requires_grad", "name", "_parents", "_op", "_ctx", "_scope",
-                 "_seq", "_epoch", "_before", "__weakref__")
+                 "_seq", "_epoch", "_before", "_view", "__weakref__")
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operator
     __hash__ = object.__hash__  # == is elementwise, identity is the hash
 
@@ -374,8 +374,8 @@ class Tensor(TensorMethods):
     def _release(self) -> None:
         """Free what only a second backward would need; keep the structure (op, parents,
         shapes) so the graph can still be drawn, as PyTorch keeps its grad_fn chain."""
-        if self._op is not None and not self._op.is_view:  # a view's index or shape is
-            self._ctx = _FREED  # kept: writing through it later needs it (nothing big)
+        if self._op is not None:
+            self._ctx = _FREED
 
 
 def _retain(grad: Tensor) -> None:

@@ -74,3 +74,22 @@ def test_unpickled_and_copied_graphs_keep_their_order():
     assert v2._seq < u2._seq
     u2.backward()
     assert v2.grad == 5.0 and v.grad == 0.0
+
+
+def test_set_grad_enabled_as_a_call_a_block_and_a_decorator():
+    """As in PyTorch: called, it sets the mode at once; as a block, it restores the mode it
+    found; as a decorator, it sets nothing until the function runs."""
+    try:
+        mg.set_grad_enabled(False)
+        assert not mg.is_grad_enabled()
+        with mg.set_grad_enabled(True):
+            assert mg.is_grad_enabled()
+        assert not mg.is_grad_enabled()
+    finally:
+        mg.set_grad_enabled(True)
+
+    @mg.set_grad_enabled(False)
+    def inside():
+        return mg.is_grad_enabled()
+
+    assert mg.is_grad_enabled() and not inside() and mg.is_grad_enabled()

@@ -58,7 +58,6 @@ class Op:
     saves = False
     broadcasts = True  # False: backward already returns fresh arrays of the inputs' shapes
     uses_values = True
-    is_view = False  # True: the result is a window on the input's buffer (when numpy can)
 
     # forward(*arrays, **ctx) and backward(g, out, needs, *inputs, **ctx): each op names
     # its own inputs and context (a ufunc such as np.add serves as a forward as is), so

@@ -19,8 +19,10 @@ check that keeps them honest, with PyTorch's rules:
 - A write through a view (``v = t[0:2]; v.mul_(2)``) changes the viewed tensor too, so
   that tensor also becomes a new node (``WriteThrough``: its earlier self outside the
   window, the written view inside it), as PyTorch's CopySlices does; up a chain of views
-  to the first tensor. A view of a leaf that requires grad cannot be written while
-  recording, as in PyTorch.
+  to the first tensor (ops/views.py keeps the links, even for views taken outside the
+  graph). Every other view of a changed tensor becomes its view op applied to the new
+  tensor, as PyTorch regenerates a view's grad_fn. A view of a leaf that requires grad,
+  or a view made under ``no_grad()``, cannot be written while recording, as in PyTorch.
 
 Writing into ``t.data`` directly stays the documented escape hatch: it is not tracked.
 Optimizers, which update ``p.data`` in place, mark their parameters as written at each
@@ -38,6 +40,7 @@ import numpy as np
 from ..state import REBASED, STATE
 from .core import Op, ShapeError, constant, is_tensor, lift
 from .elementwise import where
+from .views import viewed, views_of, window
 
 EDITS = [0]  # in-place writes so far (process-wide)
 # id(base buffer) -> (the edit count of its last write, the writer: an optimizer step or "")
@@ -114,33 +117,16 @@ def check_saved(node: Any) -> None:
 
 def inplace(t: Any, name: str, fn: Callable[[Any, Any], Any], other: Any) -> Any:
     """Write ``fn(t, other)`` into ``t``'s own buffer and return ``t``."""
+    chain = viewed(t)  # the tensors t is a window on: they change with it
     recording = STATE.grad_enabled and (
-        t.requires_grad or (is_tensor(other) and other.requires_grad))
-    if recording and t.requires_grad and t._op is None:
-        raise RuntimeError(
-            f"{name}: a leaf tensor that requires grad (shape {t.shape}) cannot be changed in "
-            "place while the graph is being recorded; do the update inside "
-            "`with mg.no_grad():` (e.g. p -= lr * p.grad), or change p.data"
-        )
+        t.requires_grad or (is_tensor(other) and other.requires_grad)
+        or any(base.requires_grad for base in chain))
+    if recording:
+        _check_recordable(t, name, chain)
     if not t.data.flags.writeable:
         raise ValueError(f"{name}: the tensor's array is read-only (shape {t.shape}, e.g. a "
                          "broadcast view); copy it first")
     if recording:
-        view = t
-        for base in _viewed(t):
-            if base.requires_grad and base._op is None:
-                raise RuntimeError(
-                    f"{name}: a view (shape {t.shape}) of a leaf tensor that requires grad "
-                    f"(shape {base.shape}) cannot be changed in place while the graph is "
-                    "being recorded; change the leaf inside `with mg.no_grad():`, or work on "
-                    "a copy (leaf.clone())")
-            if base._seq > view._seq and not (  # changed since, other than through it
-                    base._op is WriteThrough and base._parents[1] is view):
-                raise RuntimeError(
-                    f"{name}: this view (shape {t.shape}) was taken before the tensor it "
-                    f"shows (shape {base.shape}) was changed in place, so its recorded "
-                    "value is out of date; take the view again after the change")
-            view = base
         old = _earlier_self(t)  # the op's input: the tensor as it was
         new = fn(old, old if other is t else other)  # t += t: both operands are the old t
         if _reads(new, old):  # t.mul_(w), w needing a gradient: dw = g t needs the old t,
@@ -159,11 +145,57 @@ def inplace(t: Any, name: str, fn: Callable[[Any, Any], Any], other: Any) -> Any
     if recording:
         _become(t, old, new)
         view = t
-        for base in _viewed(t):  # each tensor t is a window on changed with it
+        for base in chain:  # each tensor t is a window on changed with it
             earlier = _earlier_self(base)
-            _become(base, earlier, WriteThrough.apply(earlier, view, window=_window(view)))
+            _become(base, earlier, WriteThrough.apply(earlier, view, window=window(view)))
             view = base
+        _rebase_views([t, *chain])
     return t
+
+
+def _check_recordable(t: Any, name: str, chain: list) -> None:
+    """The writes PyTorch refuses to record: into a leaf that requires grad, or a view of
+    one (the graph would lose the value it starts from), and into a view made under
+    ``no_grad()`` (whether the write should be recorded on the tensor it shows is
+    ambiguous)."""
+    if t.requires_grad and t._op is None:
+        raise RuntimeError(
+            f"{name}: a leaf tensor that requires grad (shape {t.shape}) cannot be changed in "
+            "place while the graph is being recorded; do the update inside "
+            "`with mg.no_grad():` (e.g. p -= lr * p.grad), or change p.data"
+        )
+    if chain and not t._view[3]:
+        raise RuntimeError(
+            f"{name}: this view (shape {t.shape}) was made inside `no_grad()` and is changed "
+            "in place while the graph is being recorded, so it is ambiguous whether the "
+            "change should reach the gradient of the tensor it shows (shape "
+            f"{chain[0].shape}); take the view and change it both inside `no_grad()` (not "
+            "recorded) or both outside it (recorded)")
+    for base in chain:
+        if base.requires_grad and base._op is None:
+            raise RuntimeError(
+                f"{name}: a view (shape {t.shape}) of a leaf tensor that requires grad "
+                f"(shape {base.shape}) cannot be changed in place while the graph is being "
+                "recorded; change the leaf inside `with mg.no_grad():`, or work on a copy "
+                "(leaf.clone())")
+
+
+def _rebase_views(changed: list) -> None:
+    """Every other view of a tensor that just changed shows the change too: it becomes its
+    view op applied to the tensor's new self (PyTorch regenerates a view's grad_fn the
+    same way), and so on down to views of views. Nodes that read it before keep its
+    earlier self. Views made under ``no_grad()`` stay outside the graph."""
+    done = {id(t) for t in changed}
+    todo = list(changed)
+    while todo:
+        base = todo.pop()
+        for v in views_of(base):
+            if id(v) in done or not v._view[3]:
+                continue
+            done.add(id(v))
+            _, op, ctx, _ = v._view
+            _become(v, _earlier_self(v), op.apply(base, **ctx))
+            todo.append(v)
 
 
 def _reads(new: Any, old: Any) -> bool:
@@ -190,36 +222,6 @@ def _become(t: Any, old: Any, new: Any) -> None:
     t._epoch = getattr(new, "_epoch", 0)
     t.requires_grad = True
     REBASED[0] += 1
-
-
-def _first_self(t: Any) -> Any:
-    """``t`` as it was made, before any in-place write turned it into another node."""
-    while hasattr(t, "_before"):
-        t = t._before
-    return t
-
-
-def _viewed(t: Any) -> list:
-    """The chain of tensors ``t`` is a view of (its input, that one's input, ...), as long
-    as each was made by a view op from the next and shares its memory."""
-    chain = []
-    first = _first_self(t)
-    while first._op is not None and first._op.is_view:
-        base = first._parents[0]
-        if not np.may_share_memory(t.data, base.data):
-            break  # the op copied (advanced indexing, a reshape that could not view)
-        chain.append(base)
-        t, first = base, _first_self(base)
-    return chain
-
-
-def _window(view: Any) -> np.ndarray:
-    """Which elements of its input ``view`` shows: the view op applied to their flat
-    positions (so any basic index, reshape or transpose is followed exactly)."""
-    first = _first_self(view)
-    base = first._parents[0]
-    positions = np.arange(base.data.size).reshape(base.shape)
-    return first._op.forward(positions, **first._ctx)
 
 
 class WriteThrough(Op):

@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 
 from .core import AxisError, Op, ShapeError, common_dtype, is_tensor, lift, normalize_axis
+from .views import View
 
 
-class Reshape(Op):
+class Reshape(View):
     name = "reshape"
-    is_view = True
     uses_values = False
 
     @staticmethod
@@ -37,11 +37,10 @@ class Reshape(Op):
         )
 
 
-class Transpose(Op):
+class Transpose(View):
     """Permute the axes; ``axes`` is a permutation of non-negative axes (None reverses)."""
 
     name = "transpose"
-    is_view = True
     uses_values = False
 
     @staticmethod
@@ -149,11 +148,10 @@ def _is_basic_index(index: Any) -> bool:
     )
 
 
-class GetItem(Op):
+class GetItem(View):
     """``a[index]``: basic (ints, slices) and advanced (integer arrays, boolean masks)."""
 
     name = "getitem"
-    is_view = True
     uses_values = False
 
     @staticmethod

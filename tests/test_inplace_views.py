@@ -1,0 +1,351 @@
+"""In-place writes and views: a view shares its tensor's memory, so a write through either
+one changes both, and the gradient follows (PyTorch's view tracking: CopySlices for the
+viewed tensor, a rebuilt node for every other view). Every gradient here is checked against
+central finite differences (mg.gradcheck) with random projections of the results."""
+
+import numpy as np
+import pytest
+
+import microgd as mg
+
+
+def _x(rng, shape):
+    return mg.tensor(rng.standard_normal(shape), requires_grad=True, dtype=np.float64)
+
+
+def test_a_view_taken_before_an_in_place_write(rng):
+    """A view shares the tensor's memory, so its value moves with the write. Read before
+    the write (also by the write itself: t += t[0:1]) it means the tensor as it was; read
+    after it, it shows the new tensor, as in PyTorch (views of views included)."""
+    g = rng.standard_normal(2)
+    x = _x(rng, 3)
+    t = x * 1.0
+    u = t.reshape(3, 1)[0:2]                          # a view of a view
+    z = u * 1.0                                       # read before the write
+    t *= 2.0
+    z.backward(g.reshape(2, 1))
+    np.testing.assert_allclose(x.grad, [g[0], g[1], 0])
+    x.grad = None
+    t = x * 1.0
+    t += t[0:1]                                       # the write reads the view
+    h = rng.standard_normal(3)
+    t.backward(h)                                     # t = x + x[0]: x[0] gets all of h
+    np.testing.assert_allclose(x.grad, [h[0] + h.sum(), h[1], h[2]])
+    for view in (lambda t: t[0:2], lambda t: t.reshape(3, 1)[0:2], lambda t: t.T):
+        w = rng.standard_normal(view(x).shape)
+
+        def f(x, view=view, w=w):
+            t = x * 1.0
+            v = view(t)
+            early = v * 1.0                           # read before: x
+            t *= x                                    # now t = x^2, and v shows it
+            return (v * w).sum() + (early * early * w).sum()
+
+        assert mg.gradcheck(f, [x], atol=1e-7, rtol=1e-6)
+        x.grad = None
+        f(x).backward()
+        gv = np.zeros(3)
+        view(mg.as_tensor(gv)).data[...] = w             # w placed where the view looks
+        np.testing.assert_allclose(x.grad, 2 * x.data * gv + 2 * x.data * gv, rtol=1e-12)
+
+
+# How a tensor is viewed before the view is written in place: a slice, a view of a view, a
+# transpose, a reshape, a slice of a transpose, a negative-step slice.
+_WINDOWS = {
+    "slice": lambda t: t[1:3],
+    "view of a view": lambda t: t.reshape(2, 6)[:, 1:4][0],
+    "transpose": lambda t: t.T,
+    "reshape": lambda t: t.reshape(3, 4),
+    "slice of a transpose": lambda t: t.T[1:3],
+    "negative step": lambda t: t[::-1, 2:0:-1],
+    "one element": lambda t: t[2, 1],            # a 0-d view, as in PyTorch (numpy copies)
+    "one row": lambda t: t[3],
+}
+
+
+# Writes whose value needs a gradient of its own (y * y).
+_WRITES = {
+    "add_": lambda v, y: v.add_(y * y),
+    "copy_": lambda v, y: v.copy_(y * y),
+    "mul_ then sub_": lambda v, y: v.mul_(2.5).sub_(y * y),
+    "mul_ by y, div_ by y + 3": lambda v, y: v.mul_(y).div_(y * y + 3.0),
+}
+
+
+@pytest.mark.parametrize("window", list(_WINDOWS))
+@pytest.mark.parametrize("write", list(_WRITES))
+def test_a_write_through_a_view_reaches_the_viewed_tensor(rng, window, write):
+    """v = view(t); v.add_(y * y): t changed too, so gradients through t see the write
+    (PyTorch's CopySlices): checked against central finite differences, with a random
+    projection of t and of the view, for x (t = 2x) and the written operand y."""
+    view = _WINDOWS[window]
+    x0 = rng.standard_normal((4, 3))
+    y0 = rng.standard_normal(view(mg.tensor(x0)).shape)
+    wt = rng.standard_normal((4, 3))
+    wv = rng.standard_normal(y0.shape)
+
+    def f(x, y):
+        t = x * 2.0
+        v = view(t)
+        _WRITES[write](v, y)
+        return (t * wt).sum() + (v * wv).sum() + (t * t).sum()
+
+    x = mg.tensor(x0, requires_grad=True, dtype=np.float64)
+    y = mg.tensor(y0, requires_grad=True, dtype=np.float64)
+    assert mg.gradcheck(f, [x, y], atol=1e-7, rtol=1e-6)
+    # and by hand for the slice: t = 2x, then t[1:3] = 2.5 t[1:3] - y^2
+    if window == "slice" and write == "mul_ then sub_":
+        f(x, y).backward()
+        t = 2 * x0
+        t[1:3] = 2.5 * t[1:3] - y0 * y0
+        gt = wt + 2 * t                          # d/dt of the loss (its t and t*t terms)
+        gt[1:3] += wv                            # the view's own term
+        gx = 2 * gt
+        gx[1:3] *= 2.5
+        np.testing.assert_allclose(x.grad, gx, rtol=1e-12)
+        np.testing.assert_allclose(y.grad, -2 * y0 * gt[1:3], rtol=1e-12)
+
+
+def test_a_write_through_a_view_differentiates_twice(rng):
+    """The write-through node's VJP is itself differentiable: a Hessian-vector product
+    through it (grad of <grad, u>) against finite differences of the gradient."""
+    wt = rng.standard_normal((3, 4))
+    u = rng.standard_normal((3, 4))
+
+    def loss(x):
+        t = x * x
+        t.T[1:3].mul_(3.0).add_(x.T[1:3] ** 3)  # t[:, 1:3] = 3 x^2 + x^3, x^2 elsewhere
+        return (t * t * wt).sum()
+
+    def grad_dot_u(x):
+        (gx,) = mg.grad(loss(x), [x], create_graph=True)
+        return (gx * u).sum()
+
+    x = mg.tensor(rng.standard_normal((3, 4)), requires_grad=True, dtype=np.float64)
+    (recorded,) = mg.grad(loss(x), [x], create_graph=True)   # the VJP on Tensors ...
+    (plain,) = mg.grad(loss(x), [x])                         # ... and on arrays
+    np.testing.assert_allclose(recorded.data, plain.data, rtol=1e-12)
+    assert mg.gradcheck(loss, [x], atol=1e-7, rtol=1e-6)
+    assert mg.gradcheck(grad_dot_u, [x], atol=1e-6, rtol=1e-5)
+
+
+def test_multiplying_in_place_by_a_tensor_that_needs_a_gradient(rng):
+    """t.mul_(w): w's gradient is g times the t the write overwrote, so that value is kept
+    (PyTorch keeps it too); a node that used t before the write reads it as well."""
+    wt = rng.standard_normal((3, 4))
+
+    def f(x, w):
+        t = x * 1.0
+        early = t * 2.0                          # made before the write: reads the old t
+        t.mul_(w)
+        t *= t                                   # both operands are the t before this write
+        t.div_(w * w + 1.0)
+        return (t * wt).sum() + (early * early).sum()
+
+    x = mg.tensor(rng.standard_normal((3, 4)), requires_grad=True, dtype=np.float64)
+    w = mg.tensor(rng.standard_normal((3, 4)), requires_grad=True, dtype=np.float64)
+    assert mg.gradcheck(f, [x, w], atol=1e-7, rtol=1e-6)
+    f(x, w).backward()
+    x0, w0 = x.data, w.data
+    np.testing.assert_allclose(                   # d/dx of (x w)^2 / (w^2 + 1) . wt + 4 x^2
+        x.grad, 2 * x0 * w0 ** 2 / (w0 ** 2 + 1) * wt + 8 * x0, rtol=1e-12)
+
+
+def test_a_view_written_after_its_tensor_changed_writes_the_new_tensor(rng):
+    """v = b[0:2]; v.mul_(2); b.mul_(5); v.mul_(3): v shows b's new value, so the last
+    write builds on it: b ends as [30, 30, 5] x (an earlier version built on v's old node
+    and lost the x5 inside the window: [6, 6, 5])."""
+    x = _x(rng, 3)
+    g = rng.standard_normal(3)
+    b = x * 1.0
+    v = b[0:2]
+    v.mul_(2.0)
+    v.mul_(2.0)                                   # writes through the same view again
+    b.mul_(5.0)
+    v.mul_(3.0)
+    np.testing.assert_allclose(b.data, x.data * [60.0, 60.0, 5.0])
+    (b * mg.tensor(g)).sum().backward()
+    np.testing.assert_allclose(x.grad, g * [60.0, 60.0, 5.0], rtol=1e-12)
+
+    def f(x, y):
+        b = x * 1.0
+        u = b.reshape(3, 1)[0:2]                  # a view of a view, its tensor written
+        b.add_(y)
+        u.mul_(y[0:2].reshape(2, 1))
+        return (b * mg.tensor(g)).sum() + (u * u).sum()
+
+    assert mg.gradcheck(f, [x, _x(rng, 3)], atol=1e-7, rtol=1e-6)
+
+
+def test_reading_a_written_view_after_its_tensor_changed(rng):
+    """v.mul_(2); b.mul_(3); v read: v is b's new window, 6x (silently 2x before)."""
+    x = _x(rng, 3)
+    g = rng.standard_normal(2)
+    b = x * 1.0
+    v = b[0:2]
+    v.mul_(2.0)
+    b.mul_(3.0)
+    (v * mg.tensor(g)).sum().backward()
+    np.testing.assert_allclose(x.grad, [6 * g[0], 6 * g[1], 0.0], rtol=1e-12)
+
+
+def test_a_view_can_be_written_after_a_backward_through_it(rng):
+    """backward frees what a second backward would need, but a view's index is kept:
+    writing through the view afterwards used to crash inside the write."""
+    x = mg.tensor(rng.standard_normal(3), requires_grad=True, dtype=np.float64)
+    b = x + 0.0
+    v = b[0:2]
+    (v * mg.tensor(rng.standard_normal(2))).sum().backward()
+    v.mul_(2.0)
+    np.testing.assert_allclose(b.data, x.data * [2.0, 2.0, 1.0])
+    with pytest.raises(RuntimeError, match="second time"):  # b's own graph was freed
+        (b * mg.tensor(rng.standard_normal(3))).sum().backward()
+
+
+def test_writing_a_view_of_a_leaf_that_requires_grad_is_an_error(rng):
+    x = mg.tensor(rng.standard_normal(4), requires_grad=True)
+    before = x.data.copy()
+    for write in (lambda v: v.mul_(2.0), lambda v: v.zero_(), lambda v: v.add_(x[0:2])):
+        with pytest.raises(RuntimeError, match="view .* of a leaf tensor that requires grad"):
+            write(x[1:3])
+    np.testing.assert_array_equal(x.data, before)  # untouched
+    with mg.no_grad():
+        x[1:3].mul_(2.0)                         # the optimizer's way: allowed
+    np.testing.assert_allclose(x.data[1:3], 2 * before[1:3])
+
+
+def test_a_sibling_view_shows_a_write_through_another_view(rng):
+    """u and v are both windows on t; writing v changes what u shows, and u's gradient
+    follows (u[2] is v[0], doubled)."""
+    x = _x(rng, 5)
+    w = rng.standard_normal(3)
+    t = x * 1.0
+    u, v = t[0:3], t[2:5]
+    v.mul_(2.0)
+    (u * mg.tensor(w)).sum().backward()
+    np.testing.assert_allclose(x.grad, [w[0], w[1], 2 * w[2], 0, 0], rtol=1e-12)
+
+
+# Programs of writes through several views of one tensor, in random order: every view and
+# the tensor are read at the end, so each must show every write before it.
+_VIEWS = [lambda t: t, lambda t: t[1:3], lambda t: t.T[::-1], lambda t: t.reshape(2, 6)[1],
+          lambda t: t[2, 1], lambda t: t.reshape(3, 4)[:, 1:3].T]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_writes_through_many_views(seed):
+    rng = np.random.default_rng(seed)
+    steps = [(int(rng.integers(len(_VIEWS))), int(rng.integers(4))) for _ in range(6)]
+    proj = [rng.standard_normal(f(np.zeros((4, 3))).shape) for f in _VIEWS]
+
+    def f(x, y):
+        t = x * 1.0
+        views = [view(t) for view in _VIEWS]
+        for which, op in steps:
+            v = views[which]
+            if op == 0:
+                v.mul_(-1.5)
+            elif op == 1:
+                v.add_(y.reshape(2, 6)[0, 0] * y.reshape(2, 6)[1, 0])
+            elif op == 2:
+                v.mul_(y.reshape(-1)[which] + 2.0)
+            else:                                 # (v * v would save v, which later
+                c = v * 1.0                       # writes change: backward would raise)
+                v.copy_(c * c * 0.5)
+        return sum((v * mg.tensor(w)).sum() for v, w in zip(views, proj))
+
+    x, y = _x(rng, (4, 3)), _x(rng, (4, 3))
+    assert mg.gradcheck(f, [x, y], atol=1e-6, rtol=1e-5)
+
+
+def test_a_write_through_a_view_of_a_constant(rng):
+    """The viewed tensor needs no gradient, the written value does: the tensor becomes a
+    node of the graph (PyTorch: requires_grad turns True, grad_fn CopySlices), and so do
+    the other views of it, whenever they were taken."""
+    w = rng.standard_normal(3)
+
+    def f(y):
+        b = mg.tensor(np.zeros(3), dtype=np.float64)
+        v, u = b[0:2], b[1:3]
+        v.add_(y * y)
+        assert b.requires_grad and u.requires_grad
+        return (b * mg.tensor(w)).sum() + (u * u).sum()
+
+    assert mg.gradcheck(f, [_x(rng, 2)], atol=1e-7, rtol=1e-6)
+
+    def h(y):
+        b = mg.tensor(np.ones(3), dtype=np.float64)
+        u = b[1:3]
+        b.mul_(y)                                 # u shows y[1:3] now
+        return (u * mg.tensor(w[:2])).sum()
+
+    y = _x(rng, 3)
+    assert mg.gradcheck(h, [y], atol=1e-7, rtol=1e-6)
+    h(y).backward()
+    np.testing.assert_allclose(y.grad, [0.0, w[0], w[1]])
+
+
+def test_a_view_made_under_no_grad_cannot_be_changed_while_recording(rng):
+    """PyTorch forbids it: whether the write should reach the gradient of the tensor the
+    view shows is ambiguous. Both inside no_grad (not recorded) or both outside is fine."""
+    x = _x(rng, 4)
+    b = x * 1.0
+    c = mg.tensor(np.zeros(4))
+    with mg.no_grad():
+        views = [x[0:2], b[1:3], b.reshape(2, 2)[0], c[0:2]]
+    before = (x.data.copy(), b.data.copy(), c.data.copy())
+    writes = (lambda v: v.mul_(2.0), lambda v: v.add_(x[2:4]))
+    for v, write in [(v, w) for v in views[:3] for w in writes] + [(views[3], writes[1])]:
+        with pytest.raises(RuntimeError, match=r"view \(shape \(2,\)\) was made inside "
+                           r"`no_grad\(\)` .* both inside"):
+            write(v)
+    for arr, was in zip((x.data, b.data, c.data), before):
+        np.testing.assert_array_equal(arr, was)   # nothing written
+    views[3].add_(1.0)               # nothing needs a gradient: a plain write, as in PyTorch
+    np.testing.assert_array_equal(c.data, [1.0, 1.0, 0.0, 0.0])
+    with mg.no_grad():
+        views[1].mul_(2.0)           # both inside: not recorded (b's graph is unchanged)
+    assert b._op.name == "mul"
+
+
+def test_views_are_tracked_without_leaking(rng):
+    """The registry of views holds them weakly, and forgets a tensor when it dies."""
+    from microgd.ops import views as tracking
+    before = len(tracking._VIEWS)
+    for _ in range(50):
+        t = mg.tensor(rng.standard_normal((4, 3))) * 1.0
+        rows = [t[i] for i in range(4)]
+        assert len(tracking.views_of(t)) == 4
+        del rows
+        assert tracking.views_of(t) == []
+    del t
+    assert len(tracking._VIEWS) <= before + 1
+
+
+def test_a_rebuilt_view_differentiates_twice(rng):
+    """The node a view becomes after its tensor changed is an ordinary view op, so
+    create_graph and retain_graph work through it: a Hessian-vector product against finite
+    differences of the gradient, and two backward passes giving the same gradient."""
+    w = rng.standard_normal(2)
+    u = rng.standard_normal(3)
+
+    def loss(x):
+        b = x * x
+        v = b[1:3]
+        v.mul_(x[0:2])
+        b.mul_(x)                                 # v is rebuilt on the new b
+        return (v * v * mg.tensor(w)).sum()
+
+    def grad_dot_u(x):
+        (gx,) = mg.grad(loss(x), [x], create_graph=True)
+        return (gx * mg.tensor(u)).sum()
+
+    x = _x(rng, 3)
+    assert mg.gradcheck(loss, [x], atol=1e-7, rtol=1e-6)
+    assert mg.gradcheck(grad_dot_u, [x], atol=1e-6, rtol=1e-5)
+    out = loss(x)
+    out.backward(retain_graph=True)
+    first = x.grad.copy()
+    x.grad = None
+    out.backward()
+    np.testing.assert_allclose(x.grad, first, rtol=1e-12)
