@@ -120,6 +120,27 @@ def test_a_node_used_before_an_in_place_write_keeps_the_value_it_used(rng):
     np.testing.assert_allclose(b.grad, g1 + g2 + 5.0)
 
 
+def test_dividing_in_place_then_writing_again(rng):
+    """t.div_(w); t.add_(1): w's gradient is -g t/w^2 with the t before the division; it is
+    computed from that t (kept, as for mul_), not from the quotient, which the next write
+    changes (this raised "modified by an in-place operation" before)."""
+    p = mg.tensor(rng.standard_normal((2, 3)))
+
+    def f(x, w):
+        t = x * 1.0
+        t.div_(w)
+        t.add_(1.0)
+        t.mul_(w)
+        return (t * p).sum()
+
+    x = mg.tensor(rng.standard_normal((2, 3)), requires_grad=True, dtype=np.float64)
+    w = mg.tensor(rng.uniform(1.0, 2.0, (2, 3)), requires_grad=True, dtype=np.float64)
+    assert mg.gradcheck(f, [x, w], atol=1e-7, rtol=1e-6)
+    f(x, w).backward()                            # t = x + w: both get p
+    np.testing.assert_allclose(x.grad, p.data, rtol=1e-12)
+    np.testing.assert_allclose(w.grad, p.data, rtol=1e-12)
+
+
 def test_a_tensor_written_in_place_with_itself(rng):
     """t += t is 2t (both operands are t as it was): it once looped forever in backward."""
     x = mg.tensor(rng.standard_normal(3), requires_grad=True, dtype=np.float64)

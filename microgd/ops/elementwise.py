@@ -66,10 +66,15 @@ class Div(Elementwise):
 
     @staticmethod
     def backward(g, out, needs, a, b):
-        # d(a/b)/da = 1/b ; d(a/b)/db = -a/b^2 = -out/b
+        # d(a/b)/da = 1/b ; d(a/b)/db = -a/b^2, as (a/b)/b like PyTorch: from the inputs, not
+        # the output, which t.div_(w) puts in t, where a later write would change it
         ga = g / b if needs[0] else None
-        gb = -g * out / b if needs[1] else None
+        gb = -g * (a / b / b) if needs[1] else None
         return ga, gb
+
+    @staticmethod
+    def reads(needs):
+        return False, needs[1], True
 
 
 class Pow(Elementwise):
