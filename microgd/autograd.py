@@ -26,6 +26,8 @@ class Node(Protocol):
     """What the walk needs of a graph node."""
 
     _parents: tuple               # the nodes it was computed from (empty for a leaf)
+    _op: Any                      # the op that made it: falsy for a leaf (cheaper to test
+                                  # than _parents, which a Value builds when asked)
     _seq: int                     # when it was made (state.next_seq): after its parents
     requires_grad: bool           # whether gradients should flow into it at all
 
@@ -256,8 +258,17 @@ def _walk(heap: list, pending: dict, leaves: dict, wanted: set | None, found: di
     pop, get, heappop, heappush = pending.pop, pending.get, heapq.heappop, heapq.heappush
     hooks = HOOKS
     rebased = REBASED[0]
-    while heap:
-        node = heappop(heap)[2]
+    # When a node hands its gradient to a single new waiting node while nothing else waits
+    # (a chain: most steps of most graphs), that node is the next anyway: it is kept in
+    # ``after`` instead of going through the heap (~0.15 µs a node).
+    after = None
+    while True:
+        if after is not None:
+            node, after = after, None
+        elif heap:
+            node = heappop(heap)[2]
+        else:
+            break
         g = pop(node)                             # every user of node is done: g is total
         if hooks and id(node) in hooks:
             g = node._run_hooks(g)                # observe, or replace, the gradient
@@ -275,11 +286,17 @@ def _walk(heap: list, pending: dict, leaves: dict, wanted: set | None, found: di
             i += 1
             if pg is None or not parent.requires_grad:
                 continue                          # nothing flows back along this edge
-            if parent._parents:                   # an op's result: it waits in the heap
+            if parent._op:                        # an op's result: it waits its turn
                 previous = get(parent)
                 if previous is None:
                     pending[parent] = pg
-                    heappush(heap, (-parent._seq, id(parent), parent))
+                    if after is None and not heap:
+                        after = parent
+                    else:
+                        if after is not None:     # two wait now: both in the heap
+                            heappush(heap, (-after._seq, id(after), after))
+                            after = None
+                        heappush(heap, (-parent._seq, id(parent), parent))
                 else:
                     pending[parent] = previous + pg
             else:                                 # a leaf: summed now, stored at the end

@@ -31,14 +31,18 @@ def _check_number(x: object, where: str) -> float:
 class Value:
     """A scalar that remembers how it was computed, so gradients can flow back to it."""
 
-    __slots__ = ("data", "grad", "label", "_parents", "_local", "_op", "_const", "_seq")
+    # One object per node: a one-input node keeps its parent itself in ``_in`` (others a
+    # tuple of parents), and ``_parents`` makes the tuple when asked. Every object is
+    # walked by Python's cycle collector again and again while a graph grows, so a tuple
+    # per node cost a deep chain ~0.5 µs a link (docs/performance.md, S2).
+    __slots__ = ("data", "grad", "label", "_in", "_local", "_op", "_const", "_seq")
     requires_grad = True  # every Value takes part in backprop
 
     def __init__(self, data: Number, label: str = "") -> None:
         self.data = _check_number(data, "Value")
         self.grad = 0.0
         self.label = label
-        self._parents: tuple[Value, ...] = ()  # a leaf; op results come from _node / _node1
+        self._in: Value | tuple[Value, ...] = ()  # a leaf; results come from _node / _node1
         self._local: float | tuple[float, ...] = ()  # d self / d parent, one per parent
         self._op = ""
         self._const: float | None = None
@@ -47,28 +51,40 @@ class Value:
     __setstate__ = restore_node  # unpickled or deep-copied: numbers kept in order
     __copy__ = copy_node
 
+    @property
+    def _parents(self) -> tuple[Value, ...]:
+        """The inputs this node was computed from (none for a leaf), as the walk reads them."""
+        p = self._in
+        return p if type(p) is tuple else (p,)
+
+    @_parents.setter
+    def _parents(self, parents: tuple[Value, ...]) -> None:
+        self._in = parents[0] if len(parents) == 1 else tuple(parents)
+
     # ----------------------------------------------------------------- arithmetic
     # A Python number on either side is folded into the op (no node of its own): the graph
     # shows e.g. "* 2" with one input, and the number's derivative is never needed. An op
     # with one input keeps its local derivative as a plain float (fewer objects per node).
+    # A float is taken as it is before calling _number (a call per op cost a deep chain
+    # ~5 %).
     def __add__(self, other: Value | Number) -> Value:
         if isinstance(other, Value):
             return _node(self.data + other.data, (self, other), "+", (1.0, 1.0))
-        k = _number(other, "+")
+        k = other if type(other) is float else _number(other, "+")
         return _node1(self.data + k, self, "+", 1.0, k)
 
     def __radd__(self, other: Number) -> Value:
-        k = _number(other, "+")
+        k = other if type(other) is float else _number(other, "+")
         return _node1(k + self.data, self, "+", 1.0, k)
 
     def __mul__(self, other: Value | Number) -> Value:
         if isinstance(other, Value):
             return _node(self.data * other.data, (self, other), "*", (other.data, self.data))
-        k = _number(other, "*")
+        k = other if type(other) is float else _number(other, "*")
         return _node1(self.data * k, self, "*", k, k)
 
     def __rmul__(self, other: Number) -> Value:
-        k = _number(other, "*")
+        k = other if type(other) is float else _number(other, "*")
         return _node1(k * self.data, self, "*", k, k)
 
     def __neg__(self) -> Value:
@@ -77,11 +93,11 @@ class Value:
     def __sub__(self, other: Value | Number) -> Value:
         if isinstance(other, Value):
             return _node(self.data - other.data, (self, other), "-", (1.0, -1.0))
-        k = _number(other, "-")
+        k = other if type(other) is float else _number(other, "-")
         return _node1(self.data - k, self, "-", 1.0, k)
 
     def __rsub__(self, other: Number) -> Value:
-        k = _number(other, "-")
+        k = other if type(other) is float else _number(other, "-")
         return _node1(k - self.data, self, "r-", -1.0, k)
 
     def __truediv__(self, other: Value | Number) -> Value:
@@ -108,7 +124,7 @@ class Value:
         return _node1(out, self, "**", d_base, b)
 
     def __rpow__(self, other: Number) -> Value:
-        k = _number(other, "**")
+        k = other if type(other) is float else _number(other, "**")
         out, _, d_exp = _power(k, self.data)
         return _node1(out, self, "r**", d_exp, k)
 
@@ -189,7 +205,7 @@ def _node(data: float, parents: tuple, op: str, local: tuple) -> Value:
     out.data = data
     out.grad = 0.0
     out.label = ""
-    out._parents = parents
+    out._in = parents
     out._local = local
     out._op = op
     out._const = None
@@ -204,7 +220,7 @@ def _node1(data: float, parent: Value, op: str, local: float, const: float | Non
     out.data = data
     out.grad = 0.0
     out.label = ""
-    out._parents = (parent,)
+    out._in = parent
     out._local = local
     out._op = op
     out._const = const

@@ -58,13 +58,14 @@ class _Stand:
     """A node's stand-in in the walk: same parents and requires_grad, records instead of
     storing, and asks the real node for its VJP."""
 
-    __slots__ = ("node", "index", "log", "_parents", "requires_grad", "_seq")
+    __slots__ = ("node", "index", "log", "_parents", "_op", "requires_grad", "_seq")
     _hooks = None
     _parents: tuple  # set once every node has its stand-in
 
     def __init__(self, node: Any, index: int, log: list) -> None:
         self.node, self.index, self.log = node, index, log
         self.requires_grad = node.requires_grad
+        self._op = node._op
         self._seq = node._seq  # the walk's order is the real nodes' order
 
     def _accumulate(self, g: Any) -> None:
