@@ -61,6 +61,26 @@ def add_hook(node: Any, hook: Any) -> list:
     return HOOKS[key]
 
 
+def retain(grad: Any) -> None:
+    """The marker ``retain_grad()`` puts among a tensor's hooks (``Tensor._run_hooks``
+    stores the gradient in ``.grad`` when it meets it)."""
+
+
+def hand_hooks_down(node: Any, earlier: Any) -> None:
+    """``node`` is about to become a later node (an in-place write): the hooks registered
+    on it so far belong to the value they were registered on, as in PyTorch, so they move
+    to ``earlier``, its earlier self; ``retain_grad``'s marker stays with the latest."""
+    hooks = HOOKS.pop(id(node), None)
+    if not hooks:
+        return
+    if retain in hooks:
+        hooks.remove(retain)
+        HOOKS[id(node)] = [retain]  # (the node's finalizer already drops its entry)
+    if hooks:  # the same list, so handles from register_hook still remove from it
+        HOOKS[id(earlier)] = hooks
+        weakref.finalize(earlier, HOOKS.pop, id(earlier), None)
+
+
 class RemovableHandle:
     """What ``register_hook`` and the module hooks return: ``.remove()`` takes the hook out."""
 
@@ -221,7 +241,11 @@ def backpropagate(
     pending: dict = {}  # node -> gradient summed over the users that have handed theirs
     heap: list = []     # (-_seq, id, node) for the nodes in pending: the latest made first
     leaves: dict = {}   # leaf -> gradient summed so far
+    wanted = None if inputs is None else set(inputs)
+    useful = None if wanted is None else _leading_to(roots, wanted)
     for root, seed in zip(roots, seeds):
+        if useful is not None and root not in useful:
+            continue
         waiting = pending if root._parents else leaves
         if root in waiting:
             waiting[root] = waiting[root] + seed
@@ -230,7 +254,6 @@ def backpropagate(
             if root._parents:
                 heap.append((-root._seq, id(root), root))
     heapq.heapify(heap)
-    wanted = None if inputs is None else set(inputs)
     found: dict = {}
     # The walk makes no reference cycles, so Python's cycle collector has nothing to find
     # here; on a big graph its passes over millions of live nodes would cost ~15 % of it.
@@ -238,7 +261,7 @@ def backpropagate(
     if pause_gc:
         gc.disable()
     try:
-        _walk(heap, pending, leaves, wanted, found, retain_graph, create_graph)
+        _walk(heap, pending, leaves, wanted, useful, found, retain_graph, create_graph)
         for leaf, g in leaves.items():
             if HOOKS and id(leaf) in HOOKS:
                 g = leaf._run_hooks(g)
@@ -252,9 +275,10 @@ def backpropagate(
     return found
 
 
-def _walk(heap: list, pending: dict, leaves: dict, wanted: set | None, found: dict,
-          retain_graph: bool, create_graph: bool) -> None:
-    """The loop of ``backpropagate``: finish the latest-made waiting node, until none waits."""
+def _walk(heap: list, pending: dict, leaves: dict, wanted: set | None, useful: set | None,
+          found: dict, retain_graph: bool, create_graph: bool) -> None:
+    """The loop of ``backpropagate``: finish the latest-made waiting node, until none waits
+    (with ``useful``, only nodes that lead to a wanted one)."""
     pop, get, heappop, heappush = pending.pop, pending.get, heapq.heappop, heapq.heappush
     hooks = HOOKS
     rebased = REBASED[0]
@@ -284,7 +308,8 @@ def _walk(heap: list, pending: dict, leaves: dict, wanted: set | None, found: di
         for parent in parents:
             pg = grads[i]
             i += 1
-            if pg is None or not parent.requires_grad:
+            if pg is None or not parent.requires_grad or (
+                    useful is not None and parent not in useful):
                 continue                          # nothing flows back along this edge
             if parent._op:                        # an op's result: it waits its turn
                 previous = get(parent)
@@ -304,6 +329,27 @@ def _walk(heap: list, pending: dict, leaves: dict, wanted: set | None, found: di
                 leaves[parent] = pg if previous is None else previous + pg
         if not retain_graph:
             node._release()
+
+
+def _leading_to(roots: Sequence[Any], wanted: set) -> set:
+    """The nodes from which a node in ``wanted`` can be reached through parents (the wanted
+    ones included): the only ones whose VJPs ``mg.grad`` needs, so the walk skips the rest
+    (as PyTorch's autograd.grad does; a node off every path may even have had its saved
+    values changed in place since). Iterative, children finished after their parents."""
+    useful: set = set()
+    seen: set = set()
+    stack = [(root, False) for root in roots]
+    while stack:
+        node, parents_done = stack.pop()
+        if parents_done:
+            if node in wanted or any(p in useful for p in inputs_of(node)):
+                useful.add(node)
+        elif node not in seen:
+            seen.add(node)
+            stack.append((node, True))
+            stack.extend((p, False) for p in inputs_of(node)
+                         if p.requires_grad and p not in seen)
+    return useful
 
 
 # --------------------------------------------------------------------------- mg.grad

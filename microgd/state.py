@@ -89,7 +89,7 @@ class set_grad_enabled(_GradMode):
         STATE.grad_enabled = self.enabled
 
     def __enter__(self) -> None:
-        pass  # already set by the call
+        STATE.grad_enabled = self.enabled  # set by the call; again if entered later
 
     def __call__(self, fn: Any) -> Any:
         STATE.grad_enabled = self._previous  # decorating sets nothing by itself

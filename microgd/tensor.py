@@ -18,9 +18,10 @@ import numpy as np
 from . import ops
 from .anomaly import check_backward
 from .autograd import HOOKS, RemovableHandle, add_hook, backpropagate, copy_node, restore_node
+from .autograd import retain as _retain
 from .methods import TensorMethods
 from .ops.core import array_of, needs_grad
-from .ops.inplace import EDITS, check_saved
+from .ops.inplace import EDITS, check_saved, refresh
 from .state import STATE, get_default_dtype, next_seq, set_default_dtype
 
 __all__ = ["Tensor", "tensor", "as_tensor", "get_default_dtype", "set_default_dtype"]
@@ -83,6 +84,7 @@ class Tensor(TensorMethods):
         self._ctx: Any = None
         self._scope = STATE.scope
         self._seq = next_seq()
+        self._view = None  # a view's link to the tensor it shows (ops/views.py)
         if EDITS[0]:
             self._epoch = EDITS[0]
 
@@ -103,6 +105,7 @@ class Tensor(TensorMethods):
         t._ctx = ctx
         t._scope = STATE.scope
         t._seq = next_seq()  # made after its parents (the walk's order: autograd.py)
+        t._view = None
         if EDITS[0]:  # only once something was changed in place (see ops/inplace.py)
             t._epoch = EDITS[0]
         return t
@@ -214,6 +217,10 @@ class Tensor(TensorMethods):
     def zero_grad(self) -> None:
         self.grad = None
 
+    def _refresh(self) -> None:
+        """A view whose tensor changed in place since: its node rebuilt (ops/inplace.py)."""
+        refresh(self)
+
     def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
         """Add d(self)/d(leaf) to ``.grad`` of every leaf that requires grad.
 
@@ -221,6 +228,8 @@ class Tensor(TensorMethods):
         one-element tensor (then it is 1). The graph's saved values are freed afterwards
         unless ``retain_graph=True``; its structure stays, so it can still be drawn.
         """
+        if self._view is not None:
+            refresh(self)
         if not self.requires_grad:
             raise RuntimeError(
                 "backward: this tensor does not require grad: it was computed from tensors "
@@ -284,10 +293,10 @@ class Tensor(TensorMethods):
         """The walk calls this with the finished gradient when the tensor has hooks.
         A hook may keep what it is given, so the walk goes on with a copy: the VJPs that
         overwrite the gradient they receive (ReLU, GELU, LayerNorm) never touch it."""
-        seen = False
+        seen = retained = False
         for hook in list(HOOKS.get(id(self), ())):
-            if hook is _retain:
-                self._keep_grad(g)
+            if hook is _retain:  # retain_grad() keeps what the other hooks leave, as in
+                retained = True  # PyTorch, wherever it was registered among them
                 continue
             given = g if isinstance(g, Tensor) else Tensor._make(g, (), None, None, False)
             result = hook(given)
@@ -298,6 +307,8 @@ class Tensor(TensorMethods):
                     raise ValueError(f"register_hook: the hook returned a gradient of shape "
                                      f"{result.shape} for a tensor of shape {self.shape}")
                 g = result if isinstance(g, Tensor) else result.data
+        if retained:
+            self._keep_grad(g)
         return g.copy() if seen and type(g) is np.ndarray else g
 
     def _keep_grad(self, g: Any) -> None:
@@ -374,13 +385,9 @@ class Tensor(TensorMethods):
     def _release(self) -> None:
         """Free what only a second backward would need; keep the structure (op, parents,
         shapes) so the graph can still be drawn, as PyTorch keeps its grad_fn chain."""
-        if self._op is not None:
+        op = self._op  # (an op that saved nothing, such as a view's, can run again)
+        if op is not None and (op.uses_values or op.saves):
             self._ctx = _FREED
-
-
-def _retain(grad: Tensor) -> None:
-    """The marker ``retain_grad()`` puts among a tensor's hooks (``_run_hooks`` stores the
-    gradient in ``.grad`` when it meets it)."""
 
 
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:

@@ -93,6 +93,11 @@ def test_set_grad_enabled_as_a_call_a_block_and_a_decorator():
         return mg.is_grad_enabled()
 
     assert mg.is_grad_enabled() and not inside() and mg.is_grad_enabled()
+    off = mg.set_grad_enabled(False)
+    mg.set_grad_enabled(True)                     # changed after the call ...
+    with off:                                     # ... entering sets it again
+        assert not mg.is_grad_enabled()
+    assert mg.is_grad_enabled()
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -108,13 +113,23 @@ def test_random_graphs_match_finite_differences(seed):
         i, j = (int(v) for v in rng.integers(0, 3 + k, 2))
         plan.append((int(rng.integers(0, 6)), i, j, float(rng.uniform(0.5, 1.5))))
 
+    def step(op, a, b, c):
+        if op == 0:
+            return a * c + 0.1
+        if op == 1:
+            return (a * 0.3).tanh()
+        if op == 2:
+            return a + b
+        if op == 3:
+            return a * b * 0.5
+        if op == 4:
+            return (a * 0.2).exp() - b
+        return (a * a + 1.0).log()
+
     def f(xs):
         nodes = list(xs)
         for op, i, j, c in plan:
-            a, b = nodes[i], nodes[j]
-            nodes.append([lambda: a * c + 0.1, lambda: (a * 0.3).tanh(), lambda: a + b,
-                          lambda: a * b * 0.5, lambda: (a * 0.2).exp() - b,
-                          lambda: (a * a + 1.0).log()][op]())
+            nodes.append(step(op, nodes[i], nodes[j], c))
         return sum(nodes[-10:], nodes[0] * 0.0)
 
     x0 = rng.uniform(-1, 1, 3)
@@ -126,7 +141,8 @@ def test_random_graphs_match_finite_differences(seed):
         up, down = x0.copy(), x0.copy()
         up[k] += h
         down[k] -= h
-        numeric = (f([mg.Value(v) for v in up]).data - f([mg.Value(v) for v in down]).data) / (2 * h)
+        numeric = (f([mg.Value(v) for v in up]).data
+                   - f([mg.Value(v) for v in down]).data) / (2 * h)
         assert xs[k].grad == pytest.approx(numeric, rel=1e-5, abs=1e-7)
     # the same graph of Tensors, without retain_graph: a node finished twice (before all
     # its users handed their share) would raise, as its saved values are freed

@@ -243,3 +243,87 @@ def test_the_step_check_follows_a_replaced_parameter_array_and_in_place_edits():
         lin.weight.mul_(1.0)                       # a tensor in-place write, after the step
     with pytest.raises(RuntimeError, match=r"compute out of place"):
         fresh.backward()
+
+
+def test_hooks_registered_before_a_write_see_the_value_they_were_registered_on(rng):
+    """As in PyTorch: a hook belongs to the value it was registered on, so one registered
+    before y.mul_(3) gets the gradient of y before the write (3g), one registered after it
+    the gradient of the new y (g); retain_grad() follows the latest value and keeps what
+    its hooks return, wherever it was registered among them (PyTorch runs it last); a hook
+    on a view taken before its tensor changed stays with that earlier view (PyTorch does
+    not run it when only the rebuilt view is used)."""
+    x = mg.tensor(rng.standard_normal(3), requires_grad=True, dtype=np.float64)
+    g = rng.standard_normal(3)
+    seen = {}
+
+    def spy(key, scale):  # a hook that records its gradient and scales it
+        return lambda d: (seen.__setitem__(key, d.data.copy()), d * scale)[1]
+
+    y = x * 1.0
+    y.register_hook(spy("before", 2.0))
+    y.mul_(3.0)
+    y.retain_grad()                                   # before the hook: still sees its 10x
+    handle = y.register_hook(spy("after", 10.0))
+    (y * mg.tensor(g)).sum().backward()
+    np.testing.assert_allclose(seen["after"], g)
+    np.testing.assert_allclose(seen["before"], 30.0 * g)
+    np.testing.assert_allclose(x.grad, 60.0 * g)
+    np.testing.assert_allclose(y.grad, 10.0 * g)  # the latest value's, after its hooks
+    handle.remove()
+    x.grad = None
+    seen.clear()
+    y = x * 1.0
+    v = y[0:2]
+    v.register_hook(spy("view", 2.0))
+    y.mul_(3.0)
+    (v * mg.tensor(g[:2])).sum().backward()           # v rebuilt on the new y
+    assert "view" not in seen
+    np.testing.assert_allclose(x.grad, [3 * g[0], 3 * g[1], 0.0])
+
+
+# Ops whose backward reads only their input (Op.reads_output = False): writing their output
+# in place is harmless, as in PyTorch (it raised "modified by an in-place operation").
+_INPUT_ONLY = {
+    "sin": lambda x: x.sin(), "cos": lambda x: x.cos(), "log1p": lambda x: x.log1p(),
+    "erf": lambda x: x.erf(), "log": lambda x: x.log(), "abs": lambda x: x.abs(),
+    "softplus": lambda x: x.softplus(), "relu": lambda x: x.relu(),
+    "maximum": lambda x: mg.maximum(x, x * x), "gelu": lambda x: mg.nn.functional.gelu(x),
+    "gelu tanh": lambda x: mg.nn.functional.gelu(x, approximate="tanh"),
+    "leaky_relu": lambda x: mg.nn.functional.leaky_relu(x, 0.1),
+    "silu": lambda x: mg.nn.functional.silu(x),
+}
+
+
+@pytest.mark.parametrize("op", list(_INPUT_ONLY))
+def test_writing_the_output_of_an_op_that_reads_only_its_input(rng, op):
+    p = mg.tensor(rng.standard_normal((2, 3)))
+
+    def f(x, w):
+        y = _INPUT_ONLY[op](x)
+        y.mul_(2.5)                               # overwrites the op's output
+        y.add_(w)
+        return (y * p).sum()
+
+    x = mg.tensor(rng.uniform(0.3, 1.5, (2, 3)) * rng.choice([-1, 1], (2, 3)),
+                  requires_grad=True, dtype=np.float64)
+    if op in ("log", "log1p"):
+        x.data = np.abs(x.data)
+    w = mg.tensor(rng.standard_normal((2, 3)), requires_grad=True, dtype=np.float64)
+    assert mg.gradcheck(f, [x, w], atol=1e-7, rtol=1e-6)
+
+
+@pytest.mark.parametrize("through_view", [False, True])
+def test_grad_runs_only_the_nodes_between_the_output_and_the_inputs(rng, through_view):
+    """mg.grad(loss, [y]) needs only the VJPs on paths from loss to y, as in PyTorch's
+    autograd.grad. Here sin read y before y was written; it lies on no such path, so its
+    changed input does not matter (the whole-graph walk raised at it)."""
+    x = mg.tensor(rng.standard_normal(4), requires_grad=True, dtype=np.float64)
+    g, h = rng.standard_normal(4), rng.standard_normal(4)
+    y = x * 1.0
+    s = y.sin()
+    (y[1:3] if through_view else y).mul_(2.0)
+    loss = (s * mg.tensor(h)).sum() + (y * mg.tensor(g)).sum()
+    (gy,) = mg.grad(loss, [y], retain_graph=True)
+    np.testing.assert_allclose(gy.data, g)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        mg.grad(loss, [x])                        # through sin: its input did change

@@ -29,6 +29,7 @@ class Gelu(Op):
     costly part, and recomputing it made GELU the slowest layer of a small transformer."""
 
     name = "gelu"
+    reads_output = False
     saves = True
 
     @staticmethod
@@ -61,6 +62,7 @@ class GeluTanh(Op):
     """0.5 x (1 + tanh(k (x + c x^3))): GPT-2's approximation of GELU."""
 
     name = "gelu_tanh"
+    reads_output = False
 
     @staticmethod
     def forward(a):
@@ -79,6 +81,7 @@ class LeakyRelu(Op):
     """x where x > 0, else slope x. At 0 the gradient is the slope (PyTorch's)."""
 
     name = "leaky_relu"
+    reads_output = False
 
     @staticmethod
     def forward(a, slope):
@@ -110,6 +113,7 @@ class Silu(Op):
     """x sigmoid(x) (also called swish). d/dx = s (1 + x (1 - s)), s = sigmoid(x)."""
 
     name = "silu"
+    reads_output = False
 
     @staticmethod
     def forward(a):

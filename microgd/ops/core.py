@@ -70,11 +70,14 @@ class Op:
     def backward(*args: Any, **ctx: Any) -> Sequence[Any]:
         raise NotImplementedError
 
-    @staticmethod
-    def reads(needs: Sequence[bool]) -> Sequence[bool]:
+    reads_output = True  # False: backward reads only the inputs (sin, log, relu, ...)
+
+    @classmethod
+    def reads(cls, needs: Sequence[bool]) -> Sequence[bool]:
         """Which values backward reads, given which inputs need a gradient: a flag for the
-        output, then one per input. By default all of them."""
-        return (True,) * (len(needs) + 1)
+        output, then one per input. By default all the inputs, and the output unless
+        ``reads_output`` says not (then writing the output in place is harmless)."""
+        return (cls.reads_output,) + (True,) * len(needs)
 
     @classmethod
     def explain(cls, exc: Exception, shapes: list, ctx: dict) -> Exception:
@@ -98,10 +101,14 @@ class Op:
         make = inputs[0]._make
         state = STATE
         if state.grad_enabled:
+            wanted = False
             for t in inputs:
+                if t._view is not None:  # a view: rebuilt first if its tensor changed
+                    t._refresh()         # since (ops/inplace.refresh)
                 if t.requires_grad:
-                    out = make(data, inputs, cls, ctx, True)
-                    break
+                    wanted = True
+            if wanted:
+                out = make(data, inputs, cls, ctx, True)
             else:
                 out = make(data, (), None, None, False)
         else:

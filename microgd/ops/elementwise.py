@@ -104,6 +104,7 @@ class Maximum(Elementwise):
     each input gets half of it (PyTorch's rule, and what the ``max`` reduction does)."""
 
     name = "maximum"
+    reads_output = False
     forward = staticmethod(np.maximum)
     a_wins = staticmethod(np.greater)
 
@@ -202,6 +203,7 @@ class Exp(Op):
 
 class Log(Op):
     name = "log"
+    reads_output = False
     forward = staticmethod(np.log)
 
     @staticmethod
@@ -221,6 +223,7 @@ class Sqrt(Op):
 
 class Abs(Op):
     name = "abs"
+    reads_output = False
     forward = staticmethod(np.abs)
 
     @staticmethod
@@ -259,6 +262,7 @@ class Softplus(Op):
     add up two subgradients there)."""
 
     name = "softplus"
+    reads_output = False
 
     @staticmethod
     def forward(a):
@@ -271,6 +275,7 @@ class Softplus(Op):
 
 class Relu(Op):
     name = "relu"
+    reads_output = False
 
     @staticmethod
     def forward(a):

@@ -16,13 +16,16 @@ check that keeps them honest, with PyTorch's rules:
   the value it overwrites (``t.mul_(w)`` does, for w's gradient): that value is copied
   first, and nodes made before the write then read the copy too.
 
-- A write through a view (``v = t[0:2]; v.mul_(2)``) changes the viewed tensor too, so
-  that tensor also becomes a new node (``WriteThrough``: its earlier self outside the
-  window, the written view inside it), as PyTorch's CopySlices does; up a chain of views
-  to the first tensor (ops/views.py keeps the links, even for views taken outside the
-  graph). Every other view of a changed tensor becomes its view op applied to the new
-  tensor, as PyTorch regenerates a view's grad_fn. A view of a leaf that requires grad,
-  or a view made under ``no_grad()``, cannot be written while recording, as in PyTorch.
+- A write through a view (``v = t[0:2]; v.mul_(2)``) changes the first tensor of its
+  chain of views (ops/views.py keeps the links, even for views taken outside the graph):
+  that tensor becomes a ``WriteThrough`` node (its earlier self outside the view's
+  window, the write inside it), as PyTorch's CopySlices does. Every view of a changed
+  tensor, the written one included, is rebuilt on the tensor's latest self when it is
+  next used (``refresh``), as PyTorch regenerates a view's grad_fn; until then its
+  ``requires_grad`` flag may be the old one. A view of a leaf that requires grad, or a
+  view made under ``no_grad()``, cannot be written while recording, as in PyTorch.
+- Hooks registered on a tensor before a write stay with the value they were registered
+  on (its earlier self); ``retain_grad`` follows the latest value.
 
 Writing into ``t.data`` directly stays the documented escape hatch: it is not tracked.
 Optimizers, which update ``p.data`` in place, mark their parameters as written at each
@@ -37,10 +40,11 @@ from typing import Any
 
 import numpy as np
 
-from ..state import REBASED, STATE
+from ..autograd import HOOKS, hand_hooks_down
+from ..state import REBASED, STATE, enable_grad
 from .core import Op, ShapeError, constant, is_tensor, lift
 from .elementwise import where
-from .views import viewed, views_of, window
+from .views import link, viewed, window
 
 EDITS = [0]  # in-place writes so far (process-wide)
 # id(base buffer) -> (the edit count of its last write, the writer: an optimizer step or "")
@@ -62,6 +66,16 @@ def mark_written(arr: np.ndarray) -> None:
     if key not in _WRITTEN:  # forget the buffer when it dies (its id may be reused)
         weakref.finalize(base, _WRITTEN.pop, key, None)
     _WRITTEN[key] = (EDITS[0], "")
+
+
+def _carry_record(arr: np.ndarray, copy: np.ndarray) -> None:
+    """``copy`` of ``arr`` counts as written when ``arr``'s buffer last was: a backward
+    that reads the copy must still see an earlier write into the original."""
+    record = _WRITTEN.get(id(_base(arr)))
+    if record is not None:
+        key = id(copy)
+        weakref.finalize(copy, _WRITTEN.pop, key, None)
+        _WRITTEN[key] = record
 
 
 # Optimizers write every parameter at every step. Recording each write cost T1 ~4 µs a step
@@ -118,6 +132,8 @@ def check_saved(node: Any) -> None:
 def inplace(t: Any, name: str, fn: Callable[[Any, Any], Any], other: Any) -> Any:
     """Write ``fn(t, other)`` into ``t``'s own buffer and return ``t``."""
     chain = viewed(t)  # the tensors t is a window on: they change with it
+    if chain and STATE.grad_enabled:
+        refresh(t)  # t's node, if its tensor changed since it was made
     recording = STATE.grad_enabled and (
         t.requires_grad or (is_tensor(other) and other.requires_grad)
         or any(base.requires_grad for base in chain))
@@ -127,10 +143,14 @@ def inplace(t: Any, name: str, fn: Callable[[Any, Any], Any], other: Any) -> Any
         raise ValueError(f"{name}: the tensor's array is read-only (shape {t.shape}, e.g. a "
                          "broadcast view); copy it first")
     if recording:
-        old = _earlier_self(t)  # the op's input: the tensor as it was
+        # the op's input: t as it was (through a view: t and every tensor above it as they
+        # were, each made from the one above, so nothing refers back to what changes)
+        old, first = _earlier_chain(t, chain) if chain else (_earlier_self(t), None)
         new = fn(old, old if other is t else other)  # t += t: both operands are the old t
         if _reads(new, old):  # t.mul_(w), w needing a gradient: dw = g t needs the old t,
-            old.data = old.data.copy()  # which the write destroys; keep it (as PyTorch does)
+            kept = old.data.copy()  # which the write destroys; keep it (as PyTorch does),
+            _carry_record(old.data, kept)  # with the writes it had seen
+            old.data = kept
     else:
         new = fn(t, other)
     if new.shape != t.shape:
@@ -143,27 +163,20 @@ def inplace(t: Any, name: str, fn: Callable[[Any, Any], Any], other: Any) -> Any
     np.copyto(t.data, new.data, casting="unsafe")
     mark_written(t.data)
     if recording:
-        _become(t, old, new)
-        view = t
-        for base in chain:  # each tensor t is a window on changed with it
-            earlier = _earlier_self(base)
-            _become(base, earlier, WriteThrough.apply(earlier, view, window=window(view)))
-            view = base
-        _rebase_views([t, *chain])
+        if chain:  # the first tensor of the chain changed inside the view's window; t and
+            root = chain[-1]  # every other view of it are rebuilt on it when next used
+            _become(root, first, WriteThrough.apply(first, new, window=window(t, chain)))
+            refresh(t)
+        else:
+            _become(t, old, new)
     return t
 
 
 def _check_recordable(t: Any, name: str, chain: list) -> None:
-    """The writes PyTorch refuses to record: into a leaf that requires grad, or a view of
-    one (the graph would lose the value it starts from), and into a view made under
-    ``no_grad()`` (whether the write should be recorded on the tensor it shows is
-    ambiguous)."""
-    if t.requires_grad and t._op is None:
-        raise RuntimeError(
-            f"{name}: a leaf tensor that requires grad (shape {t.shape}) cannot be changed in "
-            "place while the graph is being recorded; do the update inside "
-            "`with mg.no_grad():` (e.g. p -= lr * p.grad), or change p.data"
-        )
+    """The writes PyTorch refuses to record: into a view made under ``no_grad()`` (whether
+    the write should reach the gradient of the tensor it shows is ambiguous), and into a
+    leaf that requires grad or a view of one (the graph would lose the value it starts
+    from)."""
     if chain and not t._view[3]:
         raise RuntimeError(
             f"{name}: this view (shape {t.shape}) was made inside `no_grad()` and is changed "
@@ -171,6 +184,12 @@ def _check_recordable(t: Any, name: str, chain: list) -> None:
             "change should reach the gradient of the tensor it shows (shape "
             f"{chain[0].shape}); take the view and change it both inside `no_grad()` (not "
             "recorded) or both outside it (recorded)")
+    if t.requires_grad and t._op is None and not chain:
+        raise RuntimeError(
+            f"{name}: a leaf tensor that requires grad (shape {t.shape}) cannot be changed in "
+            "place while the graph is being recorded; do the update inside "
+            "`with mg.no_grad():` (e.g. p -= lr * p.grad), or change p.data"
+        )
     for base in chain:
         if base.requires_grad and base._op is None:
             raise RuntimeError(
@@ -180,22 +199,40 @@ def _check_recordable(t: Any, name: str, chain: list) -> None:
                 "(leaf.clone())")
 
 
-def _rebase_views(changed: list) -> None:
-    """Every other view of a tensor that just changed shows the change too: it becomes its
-    view op applied to the tensor's new self (PyTorch regenerates a view's grad_fn the
-    same way), and so on down to views of views. Nodes that read it before keep its
-    earlier self. Views made under ``no_grad()`` stay outside the graph."""
-    done = {id(t) for t in changed}
-    todo = list(changed)
-    while todo:
-        base = todo.pop()
-        for v in views_of(base):
-            if id(v) in done or not v._view[3]:
-                continue
-            done.add(id(v))
-            _, op, ctx, _ = v._view
-            _become(v, _earlier_self(v), op.apply(base, **ctx))
-            todo.append(v)
+def refresh(t: Any) -> None:
+    """If the tensor the view ``t`` shows changed in place (recorded) since ``t``'s node
+    was made, directly or through another view, ``t`` becomes its view op applied to that
+    tensor's latest self, as PyTorch regenerates a view's grad_fn when it is next used;
+    views of views from the top down. Nodes that read ``t`` before keep its earlier self.
+    Lazily, so writing each of n views of one tensor costs n rebuilds, not n²."""
+    found = link(t)
+    if found is None:
+        return
+    base, op, ctx, grad_mode = found
+    if base._view is not None:
+        refresh(base)
+    if base._seq > t._seq:
+        if not grad_mode:
+            raise RuntimeError(
+                f"a view (shape {t.shape}) made inside `no_grad()` is used while the graph is "
+                f"being recorded, after the tensor it shows (shape {base.shape}) was changed "
+                "in place while recording, so it is ambiguous whether that change should "
+                "reach its gradient; take the view and change the tensor both inside "
+                "`no_grad()` or both outside it")
+        with enable_grad():
+            _become(t, _earlier_self(t), op.apply(base, **ctx))
+
+
+def _earlier_chain(t: Any, chain: list) -> tuple:
+    """For a write through the view ``t``: its earlier self, made from the earlier self of
+    the tensor above it, and so on up to the first tensor's earlier self (both returned)."""
+    first = above = _earlier_self(chain[-1])
+    for v in reversed([t, *chain[:-1]]):
+        parents = (above,) if v._op is not None else ()
+        made = v._make(v.data, parents, v._op, v._ctx, v.requires_grad)
+        made._epoch, made._scope, made.name = getattr(v, "_epoch", 0), v._scope, v.name
+        above = made
+    return above, first
 
 
 def _reads(new: Any, old: Any) -> bool:
@@ -216,7 +253,10 @@ def _earlier_self(t: Any) -> Any:
 
 
 def _become(t: Any, old: Any, new: Any) -> None:
-    """``t`` turns into the node ``new``; nodes that used it before keep ``old``."""
+    """``t`` turns into the node ``new``; nodes that used it before keep ``old``, and so
+    do the hooks registered on it so far."""
+    if HOOKS:
+        hand_hooks_down(t, old)
     old._seq, t._seq, t._before = t._seq, new._seq, old
     t._parents, t._op, t._ctx = new._parents, new._op, new._ctx
     t._epoch = getattr(new, "_epoch", 0)

@@ -18,6 +18,7 @@ from .elementwise import exp
 
 class Sin(Op):
     name = "sin"
+    reads_output = False
     forward = staticmethod(np.sin)
 
     @staticmethod
@@ -27,6 +28,7 @@ class Sin(Op):
 
 class Cos(Op):
     name = "cos"
+    reads_output = False
     forward = staticmethod(np.cos)
 
     @staticmethod
@@ -36,6 +38,7 @@ class Cos(Op):
 
 class Log1p(Op):
     name = "log1p"
+    reads_output = False
     forward = staticmethod(np.log1p)
 
     @staticmethod
@@ -61,6 +64,7 @@ class Erf(Op):
     ``erf_array`` below computes it (to float64 rounding, or float32's)."""
 
     name = "erf"
+    reads_output = False
 
     @staticmethod
     def forward(a):

@@ -2,32 +2,20 @@
 transpose), and what each one remembers so that in-place writes stay correct.
 
 A view shares memory with the tensor it shows, so writing one changes the other. Like
-PyTorch's view tracking, every view keeps a link to the tensor it shows, made whether or
-not a graph is being recorded (``_view``: that tensor, the op and its arguments, and
-whether grad mode was on), and every viewed tensor knows its live views (``views_of``).
-ops/inplace.py follows the links up, to record a write through a view on the tensor it
-shows, and down, to rebuild every other view of a changed tensor on its new self.
+PyTorch's view tracking, every view keeps a link to the tensor it shows (``_view``: that
+tensor, the op and its arguments, and whether grad mode was on), made whether or not a
+graph is being recorded. ops/inplace.py follows the links up: a write through a view is
+recorded on the first tensor of the chain, and a view whose tensor changed since its node
+was made is rebuilt on that tensor's latest self when it is next used (``refresh``).
 """
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 import numpy as np
 
 from ..state import STATE
 from .core import Op
-
-# id(viewed tensor) -> its live views (a WeakSet). A view holds the tensor it shows, so
-# the entry is dropped when that tensor dies (a Tensor cannot be a WeakKeyDictionary key:
-# its == is elementwise).
-_VIEWS: dict[int, weakref.WeakSet] = {}
-_KEEP: dict[int, weakref.ref] = {}  # id(viewed tensor) -> the weak reference that drops it
-
-
-def _forget(key: int) -> None:
-    _VIEWS.pop(key, None)
-    _KEEP.pop(key, None)
 
 
 class View(Op):
@@ -43,26 +31,21 @@ class View(Op):
         if out.data.base is not None and np.may_share_memory(out.data, x.data):
             above = link(x)  # a view of a view made under no_grad is one too (PyTorch)
             out._view = (x, cls, ctx, STATE.grad_enabled and (above is None or above[3]))
-            key = id(x)
-            views = _VIEWS.get(key)
-            if views is None:
-                views = _VIEWS[key] = weakref.WeakSet()
-                _KEEP[key] = weakref.ref(x, lambda _, key=key: _forget(key))
-            views.add(out)
         return out
 
 
 def link(t: Any) -> tuple | None:
     """``(viewed tensor, op, op arguments, made with grad mode on)`` if ``t`` is a view
     that still shares its buffer (``t.data = ...`` or a deep copy ends the sharing)."""
-    found = getattr(t, "_view", None)
+    found = t._view
     if found is None or not np.may_share_memory(t.data, found[0].data):
         return None
     return found
 
 
 def viewed(t: Any) -> list:
-    """The tensors ``t`` is a window on: the one it was taken from, that one's, ..."""
+    """The tensors ``t`` is a window on: the one it was taken from, that one's, ... up to
+    the first, which is not a view."""
     chain = []
     found = link(t)
     while found is not None:
@@ -71,14 +54,13 @@ def viewed(t: Any) -> list:
     return chain
 
 
-def views_of(t: Any) -> list:
-    """The live views taken of ``t`` (not views of those)."""
-    views = _VIEWS.get(id(t))
-    return [] if views is None else [v for v in views if link(v) is not None]
-
-
-def window(view: Any) -> np.ndarray:
-    """Which elements of the tensor it was taken from ``view`` shows: its op applied to
-    their flat positions (so any basic index, reshape or transpose is followed exactly)."""
-    base, op, ctx, _ = view._view
-    return op.forward(np.arange(base.data.size).reshape(base.shape), **ctx)
+def window(t: Any, chain: list) -> np.ndarray:
+    """Which elements of ``chain[-1]`` the view ``t`` shows, in ``t``'s shape: each view
+    op of the chain applied in turn to the flat positions of the first tensor (so any
+    basic index, reshape or transpose is followed exactly)."""
+    root = chain[-1]
+    positions = np.arange(root.data.size).reshape(root.shape)
+    for v in reversed([t, *chain[:-1]]):
+        _, op, ctx, _ = v._view
+        positions = op.forward(positions, **ctx)
+    return positions
