@@ -17,8 +17,9 @@ import numpy as np
 
 from . import ops
 from .anomaly import check_backward
-from .autograd import HOOKS, RemovableHandle, add_hook, backpropagate, copy_node, restore_node
-from .autograd import retain as _retain
+from .autograd import backpropagate, copy_node, restore_node
+from .hooks import HOOKS, RemovableHandle, add_hook
+from .hooks import retain as _retain
 from .methods import TensorMethods
 from .ops.core import array_of, needs_grad
 from .ops.inplace import EDITS, check_saved, refresh

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..autograd import RemovableHandle
+from ..hooks import RemovableHandle
 from ..state import STATE, Scope
 from ..tensor import Tensor, _to_array
 

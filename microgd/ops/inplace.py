@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import HOOKS, hand_hooks_down
+from ..hooks import HOOKS, hand_hooks_down
 from ..state import REBASED, STATE, enable_grad
 from .core import Op, ShapeError, constant, is_tensor, lift
 from .elementwise import where
