@@ -8,6 +8,8 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
+import numpy as np
+
 # id(node) -> its hooks, in order; an entry is removed when its node dies (``add_hook``).
 HOOKS: dict[int, list] = {}
 
@@ -59,3 +61,28 @@ class RemovableHandle:
 
     def __exit__(self, *exc: object) -> None:
         self.remove()
+
+
+def run_hooks(node: Any, g: Any, tensor: type) -> Any:
+    """Call ``node``'s hooks in turn with its finished gradient (as a ``tensor``); each may
+    return a replacement. A hook may keep what it is given, so the walk goes on with a
+    copy: the VJPs that overwrite the gradient they receive (ReLU, GELU, LayerNorm) never
+    touch it. ``retain_grad`` keeps what the other hooks leave, as in PyTorch, wherever it
+    was registered among them."""
+    seen = retained = False
+    for hook in list(HOOKS.get(id(node), ())):
+        if hook is retain:
+            retained = True
+            continue
+        given = g if isinstance(g, tensor) else tensor._make(g, (), None, None, False)
+        result = hook(given)
+        seen = True
+        if result is not None:
+            result = result if isinstance(result, tensor) else tensor(np.asarray(result))
+            if result.shape != node.shape:
+                raise ValueError(f"register_hook: the hook returned a gradient of shape "
+                                 f"{result.shape} for a tensor of shape {node.shape}")
+            g = result if isinstance(g, tensor) else result.data
+    if retained:
+        node._keep_grad(g)
+    return g.copy() if seen and type(g) is np.ndarray else g

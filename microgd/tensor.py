@@ -18,7 +18,7 @@ import numpy as np
 from . import ops
 from .anomaly import check_backward
 from .autograd import backpropagate, copy_node, restore_node
-from .hooks import HOOKS, RemovableHandle, add_hook
+from .hooks import HOOKS, RemovableHandle, add_hook, run_hooks
 from .hooks import retain as _retain
 from .methods import TensorMethods
 from .ops.core import array_of, needs_grad
@@ -89,7 +89,11 @@ class Tensor(TensorMethods):
         if EDITS[0]:
             self._epoch = EDITS[0]
 
-    __setstate__ = restore_node  # unpickled or deep-copied: numbers kept in order
+    def __setstate__(self, state: Any) -> None:
+        """Unpickled or deep-copied: numbers kept in order (``autograd.restore_node``)."""
+        self._view = None  # (a pickle from before views were tracked has none)
+        restore_node(self, state)
+
     __copy__ = copy_node
 
     @staticmethod
@@ -291,26 +295,8 @@ class Tensor(TensorMethods):
         return _retain in HOOKS.get(id(self), ())
 
     def _run_hooks(self, g: Any) -> Any:
-        """The walk calls this with the finished gradient when the tensor has hooks.
-        A hook may keep what it is given, so the walk goes on with a copy: the VJPs that
-        overwrite the gradient they receive (ReLU, GELU, LayerNorm) never touch it."""
-        seen = retained = False
-        for hook in list(HOOKS.get(id(self), ())):
-            if hook is _retain:  # retain_grad() keeps what the other hooks leave, as in
-                retained = True  # PyTorch, wherever it was registered among them
-                continue
-            given = g if isinstance(g, Tensor) else Tensor._make(g, (), None, None, False)
-            result = hook(given)
-            seen = True
-            if result is not None:
-                result = result if isinstance(result, Tensor) else Tensor(np.asarray(result))
-                if result.shape != self.shape:
-                    raise ValueError(f"register_hook: the hook returned a gradient of shape "
-                                     f"{result.shape} for a tensor of shape {self.shape}")
-                g = result if isinstance(g, Tensor) else result.data
-        if retained:
-            self._keep_grad(g)
-        return g.copy() if seen and type(g) is np.ndarray else g
+        """The walk calls this with the finished gradient when the tensor has hooks."""
+        return run_hooks(self, g, Tensor)
 
     def _keep_grad(self, g: Any) -> None:
         arr = np.array(g.data if isinstance(g, Tensor) else g, dtype=self.dtype)

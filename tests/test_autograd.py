@@ -68,6 +68,11 @@ def test_unpickled_and_copied_graphs_keep_their_order():
         np.testing.assert_allclose(x2.grad, expected)
     twin = copy.copy(y)
     assert twin._seq == y._seq and twin._parents is y._parents and twin is not y
+    _, _, (_, slots) = x.__reduce_ex__(4)[:3]         # a pickle from before views were
+    slots = {k: v for k, v in slots.items() if k != "_view"}  # tracked has no _view
+    old = object.__new__(mg.Tensor)
+    old.__setstate__((None, slots))
+    np.testing.assert_allclose((old * 2.0).data, 2 * x.data)
     v = mg.Value(2.0)
     u = v * v + v
     v2, u2 = pickle.loads(pickle.dumps((v, u)))
