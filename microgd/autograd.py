@@ -246,6 +246,8 @@ def _walk(heap: list, pending: dict, leaves: dict, wanted: set | None, useful: s
         elif node in wanted:  # a copy: the node's VJP may overwrite g in place
             found[node] = g.copy() if type(g) is np.ndarray else g
         parents = inputs_of(node) if rebased else node._parents
+        if useful is not None and not any(p in useful for p in parents):
+            continue                              # a wanted node with nothing wanted above
         grads = node._vjp(g, create_graph)        # a released node raises here
         # An index, not zip(): this loop starts once per node, and building zip's iterators
         # each time cost a fifth of the whole walk on a long chain.
@@ -311,11 +313,16 @@ def grad(
     Nothing is added to ``.grad``. With ``create_graph=True`` the returned gradients
     are themselves differentiable, so ``grad`` nests: Hessians, Hessian-vector products.
     """
-    outputs = [outputs] if _is_node(outputs) else list(outputs)
-    inputs = [inputs] if _is_node(inputs) else list(inputs)
+    outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     for i, t in enumerate(outputs + inputs):
         if not _is_node(t):
-            raise TypeError(f"grad: expected Tensors, got {type(t).__name__} at position {i}")
+            hint = ("; a Value graph gives its gradients by y.backward() into each .grad"
+                    if hasattr(t, "_vjp") else "")
+            raise TypeError(f"grad: expected Tensors, got {type(t).__name__} at position "
+                            f"{i}{hint}")
+        if t._view is not None:
+            t._refresh()  # a view: on its tensor's latest self (ops/inplace.refresh)
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
     elif not isinstance(grad_outputs, (list, tuple)):  # one array, Tensor or number

@@ -211,6 +211,8 @@ class Tensor(TensorMethods):
 
     def clone(self) -> Tensor:
         """A copy of the data that stays in the graph (gradient flows back unchanged)."""
+        if self._view is not None:
+            refresh(self)
         return self * 1 if self.requires_grad else Tensor._make(self.data.copy(), (), None,
                                                                    None, False)
 
@@ -278,6 +280,8 @@ class Tensor(TensorMethods):
     def register_hook(self, hook: Callable[[Tensor], Any]) -> RemovableHandle:
         """Call ``hook(grad)`` when this tensor's gradient has been computed (summed over
         all its uses), before it flows on; a returned Tensor or array replaces it."""
+        if self._view is not None:
+            refresh(self)  # a view: on its tensor's latest self, where the gradient will be
         if not self.requires_grad:
             raise RuntimeError("register_hook: this tensor does not require grad, so no "
                                "gradient will ever reach it")
@@ -285,6 +289,8 @@ class Tensor(TensorMethods):
 
     def retain_grad(self) -> None:
         """Keep this non-leaf's gradient in ``.grad`` after backward (leaves always do)."""
+        if self._view is not None:
+            refresh(self)
         if not self.requires_grad:
             raise RuntimeError("retain_grad: this tensor does not require grad")
         if self._op is not None and _retain not in HOOKS.get(id(self), ()):

@@ -382,3 +382,61 @@ def test_a_rebuilt_view_differentiates_twice(rng):
     x.grad = None
     out.backward()
     np.testing.assert_allclose(x.grad, first, rtol=1e-12)
+
+
+def test_a_view_not_used_since_its_tensor_changed_is_rebuilt_wherever_it_is_read(rng):
+    """y = x * 1; v = y[0:2]; y.mul_(3): v now shows 3x. Its node is rebuilt when v is next
+    used, and every way of using it counts: mg.grad from it or to it, a hook or
+    retain_grad registered on it, clone, and being the operand of another write. (mg.grad
+    gave 1 for 3 here, and a hook registered on v never ran.)"""
+    g = rng.standard_normal(2)
+
+    def stale(x):
+        y = x * 1.0
+        v = y[0:2]
+        y.mul_(3.0)
+        return v
+
+    x = mg.tensor(rng.standard_normal(4), requires_grad=True, dtype=np.float64)
+    (gx,) = mg.grad(stale(x), [x], grad_outputs=mg.tensor(g))
+    np.testing.assert_allclose(gx.data, [3 * g[0], 3 * g[1], 0, 0], rtol=1e-12)
+    v = stale(x)
+    v.register_hook(lambda d: d * 10.0)
+    v.retain_grad()
+    (v * mg.tensor(g)).sum().backward()
+    np.testing.assert_allclose(x.grad, [30 * g[0], 30 * g[1], 0, 0], rtol=1e-12)
+    np.testing.assert_allclose(v.grad, 10 * g, rtol=1e-12)
+    for use in (lambda v: v.clone(), lambda v: mg.tensor(np.zeros(2)).add_(v)):
+        x.grad = None
+        (use(stale(x)) * mg.tensor(g)).sum().backward()
+        np.testing.assert_allclose(x.grad, [3 * g[0], 3 * g[1], 0, 0], rtol=1e-12)
+
+
+def test_views_of_a_tensor_that_joins_the_graph_need_a_gradient_too(rng):
+    """c = zeros(4); v = c[0:2]; c.copy_(x * 3): c now needs a gradient, and so does v, as
+    in PyTorch (its flag said False, and code that checks it dropped the gradient)."""
+    g = rng.standard_normal(2)
+    x = mg.tensor(rng.standard_normal(4), requires_grad=True, dtype=np.float64)
+    c = mg.tensor(np.zeros(4), dtype=np.float64)
+    v, vv = c[0:2], c.reshape(2, 2)[1]
+    with mg.no_grad():
+        w = c[2:4]                                    # made under no_grad: stays out
+    c.copy_(x * 3.0)
+    assert c.requires_grad and v.requires_grad and vv.requires_grad and not w.requires_grad
+    (gx,) = mg.grad(v, [x], grad_outputs=mg.tensor(g))
+    np.testing.assert_allclose(gx.data, [3 * g[0], 3 * g[1], 0, 0], rtol=1e-12)
+
+
+def test_grad_with_respect_to_a_node_skips_that_nodes_own_backward(rng):
+    """mg.grad(loss, [s]) needs nothing from s's own VJP; s = sin(h) read h, which was
+    written since, so running that VJP raised (PyTorch returns the gradient)."""
+    x = mg.tensor(rng.standard_normal(3), requires_grad=True, dtype=np.float64)
+    w = rng.standard_normal(3)
+    h = x * 1.0
+    s = h.sin()
+    h.mul_(3.0)
+    loss = (s * mg.tensor(w)).sum() + (h * h).sum()
+    (gs,) = mg.grad(loss, [s])
+    np.testing.assert_allclose(gs.data, w)
+    with pytest.raises(TypeError, match=r"grad: expected Tensors, got Value .*backward\(\)"):
+        mg.grad(mg.Value(2.0) * 3.0, mg.Value(1.0))

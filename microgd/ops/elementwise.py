@@ -275,7 +275,6 @@ class Softplus(Op):
 
 class Relu(Op):
     name = "relu"
-    reads_output = False
 
     @staticmethod
     def forward(a):
@@ -283,10 +282,14 @@ class Relu(Op):
 
     @staticmethod
     def backward(g, out, needs, a):
-        if owned(g):
-            np.multiply(g, a > 0, out=g)
+        if owned(g):  # the mask from the output, as PyTorch (out > 0 exactly where a > 0)
+            np.multiply(g, out > 0, out=g)
             return (g,)
-        return (g * (a > 0),)
+        return (g * (out > 0),)
+
+    @staticmethod
+    def reads(needs):
+        return True, False
 
 
 class Cast(Op):

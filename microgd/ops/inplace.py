@@ -44,7 +44,7 @@ from ..hooks import HOOKS, hand_hooks_down
 from ..state import REBASED, STATE, enable_grad
 from .core import Op, ShapeError, constant, is_tensor, lift
 from .elementwise import where
-from .views import link, viewed, window
+from .views import link, viewed, views_below, window
 
 EDITS = [0]  # in-place writes so far (process-wide)
 # id(base buffer) -> (the edit count of its last write, the writer: an optimizer step or "")
@@ -132,11 +132,15 @@ def check_saved(node: Any) -> None:
 def inplace(t: Any, name: str, fn: Callable[[Any, Any], Any], other: Any) -> Any:
     """Write ``fn(t, other)`` into ``t``'s own buffer and return ``t``."""
     chain = viewed(t)  # the tensors t is a window on: they change with it
-    if chain and STATE.grad_enabled:
-        refresh(t)  # t's node, if its tensor changed since it was made
+    if STATE.grad_enabled:  # views whose tensor changed since they were made: rebuilt
+        if chain:
+            refresh(t)
+        if is_tensor(other) and other._view is not None:
+            refresh(other)
     recording = STATE.grad_enabled and (
         t.requires_grad or (is_tensor(other) and other.requires_grad)
         or any(base.requires_grad for base in chain))
+    joins = recording and not (chain[-1] if chain else t).requires_grad
     if recording:
         _check_recordable(t, name, chain)
     if not t.data.flags.writeable:
@@ -163,12 +167,16 @@ def inplace(t: Any, name: str, fn: Callable[[Any, Any], Any], other: Any) -> Any
     np.copyto(t.data, new.data, casting="unsafe")
     mark_written(t.data)
     if recording:
+        root = chain[-1] if chain else t
         if chain:  # the first tensor of the chain changed inside the view's window; t and
-            root = chain[-1]  # every other view of it are rebuilt on it when next used
+            # every other view of it are rebuilt on it when next used
             _become(root, first, WriteThrough.apply(first, new, window=window(t, chain)))
             refresh(t)
         else:
             _become(t, old, new)
+        if joins:  # the tensor just joined the graph: so do its views (PyTorch)
+            for v in views_below(root):
+                v.requires_grad = v.requires_grad or v._view[3]
     return t
 
 

@@ -10,12 +10,24 @@ was made is rebuilt on that tensor's latest self when it is next used (``refresh
 """
 from __future__ import annotations
 
+import weakref
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from ..state import STATE
 from .core import Op
+
+# id(tensor) -> its live views (a WeakSet), for the one moment a view's flags must change
+# with its tensor (below). A view holds its tensor, so the entry goes when the tensor dies.
+_VIEWS: dict[int, weakref.WeakSet] = {}
+_DROP: dict[int, weakref.ref] = {}  # id(tensor) -> the weak reference that drops its entry
+
+
+def _forget(key: int) -> None:
+    _VIEWS.pop(key, None)
+    _DROP.pop(key, None)
 
 
 class View(Op):
@@ -31,6 +43,12 @@ class View(Op):
         if out.data.base is not None and np.may_share_memory(out.data, x.data):
             above = link(x)  # a view of a view made under no_grad is one too (PyTorch)
             out._view = (x, cls, ctx, STATE.grad_enabled and (above is None or above[3]))
+            key = id(x)
+            views = _VIEWS.get(key)
+            if views is None:
+                views = _VIEWS[key] = weakref.WeakSet()
+                _DROP[key] = weakref.ref(x, lambda _, key=key: _forget(key))
+            views.add(out)
         return out
 
 
@@ -52,6 +70,20 @@ def viewed(t: Any) -> list:
         chain.append(found[0])
         found = link(found[0])
     return chain
+
+
+def views_below(t: Any) -> Iterator[Any]:
+    """Every live view of ``t``, and of those, and so on. When a write first puts a
+    tensor that needed no gradient into the graph, its views made in grad mode need one
+    too (as in PyTorch); their nodes are rebuilt when they are next used, but their
+    ``requires_grad`` flag, which code reads directly, is set then (ops/inplace.py)."""
+    todo = [t]
+    while todo:
+        views = _VIEWS.get(id(todo.pop()))
+        for v in list(views) if views is not None else ():
+            if link(v) is not None:
+                yield v
+                todo.append(v)
 
 
 def window(t: Any, chain: list) -> np.ndarray:
