@@ -4,7 +4,8 @@ Builds the S2 chain (y = y * 1.0001 + 0, N links) from three kinds of node, with
 collector on and off, and prints the build time per link, the number of full collections
 the build triggered, and build + backward per link with the collector on:
 
-- ``Value``: microgd's node (a Value and its parents tuple: two tracked objects per node);
+- ``Value``: microgd's node (since session 7 one tracked object for a one-input node, its
+  parent in a slot; two-input nodes keep a parents tuple);
 - ``BareValue``: S2's reference engine, the same two objects without microgd's features;
 - ``SlotValue``: a bare engine with ONE object per node, its (up to two) parents held in
   slots instead of a tuple.
