@@ -13,7 +13,7 @@ import numpy as np
 
 from ..ops import ShapeError
 from ..ops.conv import _ints, conv1d, conv2d
-from ..ops.shape import pad
+from ..ops.padding import pad
 from ..tensor import Tensor, as_tensor, get_default_dtype
 from . import init
 from .module import Module, Parameter

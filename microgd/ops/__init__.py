@@ -5,20 +5,22 @@ side, and beside it the public function that applies it.
 - ``elementwise.py`` + - * / ** and the unary functions, where, maximum, minimum, clip
 - ``reduce.py``      sum, max, min, cumsum; mean, var, logsumexp, softmax, log_softmax
 - ``shape.py``       reshape, transpose, broadcast_to, indexing, concatenate, stack,
-                     split, chunk, pad
+                     split, chunk
+- ``padding.py``     pad (constant, reflect, replicate, circular)
 - ``linalg.py``      matmul, einsum
 - ``unary.py``       sin, cos, log1p, expm1, erf
-- ``activation.py``  gelu, leaky_relu, elu, silu, softplus with beta and threshold
+- ``activation.py``  relu, gelu, leaky_relu, elu, silu, softplus with beta and threshold
 - ``conv.py``        conv1d, conv2d (im2col forward, col2im backward)
 - ``pool.py``        max_pool1d/2d, avg_pool1d/2d, adaptive_avg_pool2d
 - ``norm.py``        batch_norm
 - ``fused.py``       the few fused ops a measurement justified (Linear, CrossEntropy, BCE)
 - ``inplace.py``     x += y and friends, and the version check that keeps them honest
+- ``views.py``       what a view remembers of the tensor it shows (for writes through it)
 - ``index.py``       gather, take_along_axis, embedding, masked_fill, tril, triu
 - ``layernorm.py``   layer_norm
 - ``attention.py``   scaled_dot_product_attention
 """
-from .activation import elu, gelu, leaky_relu, silu
+from .activation import Relu, elu, gelu, leaky_relu, relu, silu
 from .attention import scaled_dot_product_attention
 from .conv import Conv, ConvInputGrad, ConvWeightGrad, conv1d, conv2d
 from .core import AxisError, Op, ShapeError, constant, is_tensor, lift, normalize_axis, unbroadcast
@@ -34,7 +36,6 @@ from .elementwise import (
     Mul,
     Neg,
     Pow,
-    Relu,
     Sigmoid,
     Softplus,
     Sqrt,
@@ -53,7 +54,6 @@ from .elementwise import (
     mul,
     neg,
     pow,
-    relu,
     sigmoid,
     softplus,
     sqrt,
@@ -79,6 +79,7 @@ from .index import (
 from .layernorm import layer_norm
 from .linalg import Einsum, MatMul, einsum, matmul
 from .norm import batch_norm
+from .padding import Pad, pad
 from .pool import MaxPool, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
 from .reduce import (
     Cumsum,
@@ -99,7 +100,6 @@ from .shape import (
     BroadcastTo,
     Concatenate,
     GetItem,
-    Pad,
     Reshape,
     ScatterAdd,
     Transpose,
@@ -108,7 +108,6 @@ from .shape import (
     concatenate,
     flatten,
     getitem,
-    pad,
     reshape,
     split,
     squeeze,

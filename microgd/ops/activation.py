@@ -1,5 +1,5 @@
-"""The activations of today's networks: ``gelu`` (exact and tanh), ``leaky_relu``, ``elu``,
-``silu``, ``softplus`` with ``beta`` and ``threshold``.
+"""The activations of today's networks: ``relu``, ``gelu`` (exact and tanh), ``leaky_relu``,
+``elu``, ``silu``, ``softplus`` with ``beta`` and ``threshold``.
 
 Each is one op (one node per layer, not five) whose backward is written with functions
 that take arrays and Tensors alike, so it can be differentiated again. At a kink the
@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .core import Op, fractional, is_tensor, owned, work_array
+from .core import Op, fractional, is_tensor, lift, owned, work_array
 from .elementwise import Sigmoid, Softplus, exp, sigmoid, tanh, where
 from .unary import erf, erf_array, normal_cdf_array
 
@@ -77,6 +77,25 @@ class GeluTanh(Op):
         return (g * slope,)
 
 
+class Relu(Op):
+    name = "relu"
+
+    @staticmethod
+    def forward(a):
+        return np.maximum(a, 0)
+
+    @staticmethod
+    def backward(g, out, needs, a):
+        if owned(g):  # the mask from the output, as PyTorch (out > 0 exactly where a > 0)
+            np.multiply(g, out > 0, out=g)
+            return (g,)
+        return (g * (out > 0),)
+
+    @staticmethod
+    def reads(needs):
+        return True, False
+
+
 class LeakyRelu(Op):
     """x where x > 0, else slope x. At 0 the gradient is the slope (PyTorch's)."""
 
@@ -130,6 +149,10 @@ def gelu(x: Any, approximate: str = "none") -> Any:
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     x = fractional(x, "gelu")
     return Gelu.apply(x) if approximate == "none" else GeluTanh.apply(x)
+
+
+def relu(x: Any) -> Any:
+    return Relu.apply(lift(x, where="relu"))
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Any:

@@ -21,7 +21,6 @@ from .core import (
     fractional,
     is_tensor,
     lift,
-    owned,
     pair,
 )
 
@@ -273,25 +272,6 @@ class Softplus(Op):
         return (g * (a.sigmoid() if is_tensor(a) else Sigmoid.forward(a)),)
 
 
-class Relu(Op):
-    name = "relu"
-
-    @staticmethod
-    def forward(a):
-        return np.maximum(a, 0)
-
-    @staticmethod
-    def backward(g, out, needs, a):
-        if owned(g):  # the mask from the output, as PyTorch (out > 0 exactly where a > 0)
-            np.multiply(g, out > 0, out=g)
-            return (g,)
-        return (g * (out > 0),)
-
-    @staticmethod
-    def reads(needs):
-        return True, False
-
-
 class Cast(Op):
     name = "astype"
     uses_values = False
@@ -331,10 +311,6 @@ def sigmoid(x: Any) -> Any:
 
 def softplus(x: Any) -> Any:
     return Softplus.apply(fractional(x, "softplus"))
-
-
-def relu(x: Any) -> Any:
-    return Relu.apply(lift(x, where="relu"))
 
 
 def astype(x: Any, dtype: Any) -> Any:
