@@ -440,3 +440,23 @@ def test_grad_with_respect_to_a_node_skips_that_nodes_own_backward(rng):
     np.testing.assert_allclose(gs.data, w)
     with pytest.raises(TypeError, match=r"grad: expected Tensors, got Value .*backward\(\)"):
         mg.grad(mg.Value(2.0) * 3.0, mg.Value(1.0))
+
+
+def test_a_view_of_a_view_is_rebuilt_on_the_first_tensor(rng):
+    """After its first tensor changed, a view of a view is rebuilt on that tensor directly
+    (PyTorch's AsStrided), not on the view it was taken from: so the gradient with respect
+    to the middle view counts only the middle view's own uses, and a hook on it does not
+    scale what flows through the inner view (it doubled it, and u's gradient with it)."""
+    u = mg.tensor(rng.standard_normal(3), requires_grad=True, dtype=np.float64)
+    w3, w4 = rng.standard_normal(2), rng.standard_normal(1)
+    p2 = u * 1.0
+    p3 = p2[0:2]
+    p4 = p3[0:1]
+    p2.mul_(3.0)
+    loss = (p3 * mg.tensor(w3)).sum() + (p4 * mg.tensor(w4)).sum()
+    (g3,) = mg.grad(loss, [p3], retain_graph=True)
+    np.testing.assert_allclose(g3.data, w3, rtol=1e-12)
+    p3.register_hook(lambda d: d * 2.0)
+    loss.backward()
+    np.testing.assert_allclose(u.grad, 3 * (np.r_[2 * w3, 0.0] + np.r_[w4, 0.0, 0.0]),
+                               rtol=1e-12)

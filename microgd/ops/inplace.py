@@ -41,10 +41,11 @@ from typing import Any
 import numpy as np
 
 from ..hooks import HOOKS, hand_hooks_down
-from ..state import REBASED, STATE, enable_grad
+from ..state import REBASED, STATE
 from .core import Op, ShapeError, constant, is_tensor, lift
 from .elementwise import where
-from .views import link, viewed, views_below, window
+from .shape import _scatter
+from .views import viewed, views_below, window
 
 EDITS = [0]  # in-place writes so far (process-wide)
 # id(base buffer) -> (the edit count of its last write, the writer: an optimizer step or "")
@@ -149,7 +150,12 @@ def inplace(t: Any, name: str, fn: Callable[[Any, Any], Any], other: Any) -> Any
     if recording:
         # the op's input: t as it was (through a view: t and every tensor above it as they
         # were, each made from the one above, so nothing refers back to what changes)
-        old, first = _earlier_chain(t, chain) if chain else (_earlier_self(t), None)
+        if chain:  # t as it was, a window on the first tensor as it was (as PyTorch:
+            first = _earlier_self(chain[-1])  # nothing refers back to what changes)
+            positions = window(t, chain)
+            old = _view_of(t, first, positions)
+        else:
+            old = _earlier_self(t)
         new = fn(old, old if other is t else other)  # t += t: both operands are the old t
         if _reads(new, old):  # t.mul_(w), w needing a gradient: dw = g t needs the old t,
             kept = old.data.copy()  # which the write destroys; keep it (as PyTorch does),
@@ -170,7 +176,7 @@ def inplace(t: Any, name: str, fn: Callable[[Any, Any], Any], other: Any) -> Any
         root = chain[-1] if chain else t
         if chain:  # the first tensor of the chain changed inside the view's window; t and
             # every other view of it are rebuilt on it when next used
-            _become(root, first, WriteThrough.apply(first, new, window=window(t, chain)))
+            _become(root, first, WriteThrough.apply(first, new, window=positions))
             refresh(t)
         else:
             _become(t, old, new)
@@ -208,39 +214,31 @@ def _check_recordable(t: Any, name: str, chain: list) -> None:
 
 
 def refresh(t: Any) -> None:
-    """If the tensor the view ``t`` shows changed in place (recorded) since ``t``'s node
-    was made, directly or through another view, ``t`` becomes its view op applied to that
-    tensor's latest self, as PyTorch regenerates a view's grad_fn when it is next used;
-    views of views from the top down. Nodes that read ``t`` before keep its earlier self.
-    Lazily, so writing each of n views of one tensor costs n rebuilds, not n²."""
-    found = link(t)
-    if found is None:
+    """If the first tensor of the view ``t``'s chain changed in place (recorded) since
+    ``t``'s node was made, directly or through another view, ``t`` becomes a node on that
+    tensor's latest self showing the same window (``ViewOf``), as PyTorch regenerates a
+    view's grad_fn (AsStrided) when it is next used. Nodes that read ``t`` before keep
+    its earlier self. Lazily, so writing each of n views of one tensor costs n rebuilds,
+    not n²."""
+    chain = viewed(t)
+    if not chain or chain[-1]._seq < t._seq:
         return
-    base, op, ctx, grad_mode = found
-    if base._view is not None:
-        refresh(base)
-    if base._seq > t._seq:
-        if not grad_mode:
-            raise RuntimeError(
-                f"a view (shape {t.shape}) made inside `no_grad()` is used while the graph is "
-                f"being recorded, after the tensor it shows (shape {base.shape}) was changed "
-                "in place while recording, so it is ambiguous whether that change should "
-                "reach its gradient; take the view and change the tensor both inside "
-                "`no_grad()` or both outside it")
-        with enable_grad():
-            _become(t, _earlier_self(t), op.apply(base, **ctx))
+    root = chain[-1]
+    if not t._view[3]:
+        raise RuntimeError(
+            f"a view (shape {t.shape}) made inside `no_grad()` is used while the graph is "
+            f"being recorded, after the tensor it shows (shape {root.shape}) was changed "
+            "in place while recording, so it is ambiguous whether that change should reach "
+            "its gradient; take the view and change the tensor both inside `no_grad()` or "
+            "both outside it")
+    _become(t, _earlier_self(t), _view_of(t, root, window(t, chain)))
 
 
-def _earlier_chain(t: Any, chain: list) -> tuple:
-    """For a write through the view ``t``: its earlier self, made from the earlier self of
-    the tensor above it, and so on up to the first tensor's earlier self (both returned)."""
-    first = above = _earlier_self(chain[-1])
-    for v in reversed([t, *chain[:-1]]):
-        parents = (above,) if v._op is not None else ()
-        made = v._make(v.data, parents, v._op, v._ctx, v.requires_grad)
-        made._epoch, made._scope, made.name = getattr(v, "_epoch", 0), v._scope, v.name
-        above = made
-    return above, first
+def _view_of(t: Any, root: Any, positions: np.ndarray) -> Any:
+    """A node with ``t``'s values (its buffer), showing ``positions`` of ``root``."""
+    if not root.requires_grad:
+        return t._make(t.data, (), None, None, False)
+    return t._make(t.data, (root,), ViewOf, {"window": positions}, True)
 
 
 def _reads(new: Any, old: Any) -> bool:
@@ -296,6 +294,29 @@ class WriteThrough(Op):
         inside = flat[window]  # a copy, in the view's shape
         flat[window] = 0
         return flat.reshape(base.shape), inside
+
+
+class ViewOf(Op):
+    """A view rebuilt on the first tensor of its chain after that tensor changed in place
+    (PyTorch's AsStrided): the elements at ``window``'s flat positions, in the view's
+    shape. Its node is made with the view's own buffer (``refresh``); forward is what it
+    would compute. The gradient goes back to those positions."""
+
+    name = "view_of"
+    uses_values = False
+
+    @staticmethod
+    def forward(base, window):
+        return base.reshape(-1)[window]
+
+    @staticmethod
+    def backward(g, out, needs, base, window):
+        if is_tensor(g):  # differentiable again
+            flat = _scatter(g.reshape(-1), window.reshape(-1), (base.size,))
+            return (flat.reshape(base.shape),)
+        flat = np.zeros(base.size, dtype=g.dtype)
+        flat[window.reshape(-1)] = g.reshape(-1)  # a window shows each position once
+        return (flat.reshape(base.shape),)
 
 
 def overwrite(old: Any, src: Any) -> Any:
