@@ -209,9 +209,9 @@ def test_a_view_can_be_used_and_written_after_a_backward_through_it(rng):
     flat, pt = p.reshape(12), p.T                  # views of a parameter, kept for steps
     for _ in range(2):
         p.grad = None
-        w = rng.standard_normal(12)
-        ((flat * mg.tensor(w)).sum() + (pt * pt).sum()).backward()
-        np.testing.assert_allclose(p.grad, w.reshape(3, 4) + 2 * p.data, rtol=1e-12)
+        w, w2 = rng.standard_normal(12), rng.standard_normal((4, 3))
+        ((flat * mg.tensor(w)).sum() + (pt * pt * mg.tensor(w2)).sum()).backward()
+        np.testing.assert_allclose(p.grad, w.reshape(3, 4) + 2 * p.data * w2.T, rtol=1e-12)
 
 
 def test_writing_a_view_of_a_leaf_that_requires_grad_is_an_error(rng):
