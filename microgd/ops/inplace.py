@@ -135,7 +135,7 @@ def inplace(t: Any, name: str, fn: Callable[[Any, Any], Any], other: Any) -> Any
     chain = viewed(t)  # the tensors t is a window on: they change with it
     if STATE.grad_enabled:  # views whose tensor changed since they were made: rebuilt
         if chain:
-            refresh(t)
+            refresh(t, chain)
         if is_tensor(other) and other._view is not None:
             refresh(other)
     recording = STATE.grad_enabled and (
@@ -148,10 +148,10 @@ def inplace(t: Any, name: str, fn: Callable[[Any, Any], Any], other: Any) -> Any
         raise ValueError(f"{name}: the tensor's array is read-only (shape {t.shape}, e.g. a "
                          "broadcast view); copy it first")
     if recording:
-        # the op's input: t as it was (through a view: t and every tensor above it as they
-        # were, each made from the one above, so nothing refers back to what changes)
-        if chain:  # t as it was, a window on the first tensor as it was (as PyTorch:
-            first = _earlier_self(chain[-1])  # nothing refers back to what changes)
+        # the op's input: t as it was; through a view, a window on the first tensor as it
+        # was (as PyTorch: nothing refers back to the tensors that change)
+        if chain:
+            first = _earlier_self(chain[-1])
             positions = window(t, chain)
             old = _view_of(t, first, positions)
         else:
@@ -177,7 +177,7 @@ def inplace(t: Any, name: str, fn: Callable[[Any, Any], Any], other: Any) -> Any
         if chain:  # the first tensor of the chain changed inside the view's window; t and
             # every other view of it are rebuilt on it when next used
             _become(root, first, WriteThrough.apply(first, new, window=positions))
-            refresh(t)
+            refresh(t, chain)
         else:
             _become(t, old, new)
         if joins:  # the tensor just joined the graph: so do its views (PyTorch)
@@ -213,14 +213,15 @@ def _check_recordable(t: Any, name: str, chain: list) -> None:
                 "(leaf.clone())")
 
 
-def refresh(t: Any) -> None:
+def refresh(t: Any, chain: list | None = None) -> None:
     """If the first tensor of the view ``t``'s chain changed in place (recorded) since
     ``t``'s node was made, directly or through another view, ``t`` becomes a node on that
     tensor's latest self showing the same window (``ViewOf``), as PyTorch regenerates a
     view's grad_fn (AsStrided) when it is next used. Nodes that read ``t`` before keep
     its earlier self. Lazily, so writing each of n views of one tensor costs n rebuilds,
-    not n²."""
-    chain = viewed(t)
+    not n². (``chain``: ``viewed(t)``, when the caller has it.)"""
+    if chain is None:
+        chain = viewed(t)
     if not chain or chain[-1]._seq < t._seq:
         return
     root = chain[-1]

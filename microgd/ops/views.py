@@ -35,8 +35,6 @@ class View(Op):
     remembers it (``_view``); a copy (advanced indexing, a reshape of a transposed array)
     does not, because writing it changes nothing else."""
 
-    is_view = True
-
     @classmethod
     def apply(cls, x: Any, **ctx: Any) -> Any:
         out = super().apply(x, **ctx)
