@@ -8,6 +8,11 @@ import numpy as np
 
 from .optimizer import Optimizer
 
+# From 4 MB, numpy asks the kernel for huge pages, so a temporary that big comes fresh
+# from the kernel and is zeroed there, on every step: lr·∇J on T3's 16 MB and 8 MB layers
+# cost ~3 ms a step more than writing it into the optimizer's scratch array.
+_HUGE = 1 << 22
+
 
 class SGD(Optimizer):
     """θ ← θ − lr·d with d = ∇J (plain), or a momentum buffer b ← μ·b + (1 − dampening)·∇J
@@ -29,9 +34,9 @@ class SGD(Optimizer):
     def update(self, p, grad, state, group):
         theta = p.data
         lr, wd, mu = group["lr"], group["weight_decay"], group["momentum"]
-        if not (wd or mu):
-            theta -= lr * grad  # θ ← θ − lr·∇J. Its one temporary is recycled by numpy's
-            return              # allocator: measured as fast as a scratch array, and cheaper
+        if not (wd or mu) and theta.nbytes < _HUGE:
+            theta -= lr * grad  # θ ← θ − lr·∇J (numpy recycles a small temporary)
+            return
         s = self.scratch(theta)  # s: a work array, overwritten at will
         d = grad                                           # d ← ∇J
         if wd:
