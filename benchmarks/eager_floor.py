@@ -21,15 +21,16 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import microgd as mg  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench  # noqa: E402  (the project's benchmark: its problem and interleaved timing)
+
+mg = bench.mg
 
 LR = 0.1
 
@@ -112,16 +113,9 @@ def _cross_entropy_vjp(g: np.ndarray, out: Node, inputs: tuple, saved: Any) -> t
 
 
 def problem(seed: int = 0) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-    """T1's shapes, with PyTorch's default init, as the yardstick makes them."""
-    rng = np.random.default_rng(seed)
-    params = []
-    for fin, fout in ((64, 32), (32, 10)):
-        bound = 1.0 / np.sqrt(fin)
-        params.append(rng.uniform(-bound, bound, (fout, fin)).astype(np.float32))
-        params.append(rng.uniform(-bound, bound, (fout,)).astype(np.float32))
-    x = rng.standard_normal((32, 64)).astype(np.float32)
-    y = rng.integers(0, 10, 32)
-    return params, x, y
+    """T1's shapes and data, with microgd's default init: [W1, b1, W2, b2], X, y."""
+    x, y, model, _ = bench.make_problem([64, 32, 10], 32, seed)
+    return [p.data.copy() for p in model.parameters()], x, y
 
 
 def reference_step(params: list[np.ndarray], x: np.ndarray, y: np.ndarray) -> Callable:
@@ -197,17 +191,9 @@ def main(argv: list[str] | None = None) -> dict:
         "floor": floor_step(params, x, y)[0],
         "microgd": microgd_step(params, x, y)[0],
     }
-    times: dict = {name: [] for name in steps}
-    for step in steps.values():  # warm-up
-        for _ in range(min(args.steps, 500)):
-            step()
-    for r in range(args.rounds):
-        for name in (list(steps) if r % 2 == 0 else list(steps)[::-1]):
-            step = steps[name]
-            t0 = time.perf_counter()
-            for _ in range(args.steps):
-                step()
-            times[name].append((time.perf_counter() - t0) / args.steps * 1e6)
+    seconds = bench.time_interleaved(steps, args.rounds, args.steps,
+                                     warmup=min(args.steps, 500))
+    times = {name: [t * 1e6 for t in ts] for name, ts in seconds.items()}
     ref = statistics.median(times["reference"])
     for name, ts in times.items():
         med = statistics.median(ts)

@@ -194,6 +194,16 @@ def test_in_place_rules_follow_the_textbook_formulas_in_float64(name, kw):
             np.testing.assert_array_equal(p.grad, g)  # .grad is read, never written
 
 
+def _peak_bytes(call) -> int:
+    """The most memory numpy and Python held at once during ``call()`` (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        call()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 @pytest.mark.parametrize("name,kw", CONFIGS, ids=[f"{n}-{kw}" for n, kw in CONFIGS])
 def test_a_step_allocates_no_temporary_per_term(name, kw):
     """After the first step (which makes the state and the scratch array), a step allocates
@@ -204,12 +214,7 @@ def test_a_step_allocates_no_temporary_per_term(name, kw):
     opt = getattr(optim, name)([p], **kw)
     p.grad = np.full(100_000, 0.5)
     opt.step()
-    tracemalloc.start()
-    try:
-        opt.step()
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = _peak_bytes(opt.step)
     plain_sgd = name == "SGD" and not kw.get("momentum") and not kw.get("weight_decay")
     extra = 1 if (kw.get("weight_decay") and name != "AdamW") or plain_sgd else 0
     assert peak < (extra + 0.5) * p.data.nbytes, (peak, p.data.nbytes)
@@ -228,12 +233,7 @@ def test_plain_sgd_on_a_huge_parameter_writes_into_its_scratch_array():
         p.grad = rng.standard_normal(theta.shape)
         expected = p.data - 0.3 * p.grad
         grad = p.grad.copy()
-        tracemalloc.start()
-        try:
-            opt.step()
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        peak = _peak_bytes(opt.step)
         np.testing.assert_array_equal(p.data, expected)
         np.testing.assert_array_equal(p.grad, grad)
     assert peak < 0.5 * p.data.nbytes, (peak, p.data.nbytes)
